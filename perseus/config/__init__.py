@@ -1,0 +1,1 @@
+"""Schemas of the files users write or Perseus writes: hosts, profiles, scenarios."""

@@ -1,0 +1,1 @@
+"""A SimPy discrete-event model of multi-tenant Triton Inference Server."""
