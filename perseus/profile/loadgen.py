@@ -1,0 +1,145 @@
+"""Closed-loop load against one Triton model, measured in windows.
+
+A window runs ``concurrency`` client threads, each sending its next request as soon as
+the previous one returns, until both a minimum time and a minimum number of requests are
+reached. Server-side times come from the difference of two statistics snapshots taken
+around the window (as perf_analyzer does). A :class:`BackgroundLoad` keeps another model
+busy meanwhile, for interference measurements.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from perseus.triton.client import ComputeStats, TritonClient
+
+ClientFactory = Callable[[], TritonClient]
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one measurement window saw."""
+
+    requests: int
+    wall_s: float
+    latencies_ms: np.ndarray      # client-side latency of each request
+    server: ComputeStats          # server statistics accumulated during the window
+    batch_size: int
+
+    @property
+    def throughput(self) -> float:
+        """Inferences (images) per second."""
+        return self.requests * self.batch_size / self.wall_s
+
+
+def random_batch(shape: tuple[int, ...], batch_size: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.random((batch_size, *shape), dtype=np.float32)
+
+
+class LoadGenerator:
+    """Closed-loop clients of one server; one client object per thread."""
+
+    def __init__(self, factory: ClientFactory, max_concurrency: int = 4) -> None:
+        self.factory = factory
+        self.clients = [factory() for _ in range(max_concurrency)]
+        self.pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="perseus-load")
+
+    @property
+    def control(self) -> TritonClient:
+        """The client used for statistics and model control."""
+        return self.clients[0]
+
+    def window(self, model: str, batch: np.ndarray, *, concurrency: int = 1, min_time_s: float = 0.5,
+               min_requests: int = 3, max_time_s: float = 30.0) -> Window:
+        """Run one closed-loop window at ``concurrency`` and measure it."""
+        before = self.control.statistics(model)
+        start = time.perf_counter()
+        stop_at = start + min_time_s
+        give_up = start + max_time_s
+        done = threading.Event()
+        counter = [0]
+        lock = threading.Lock()
+
+        def worker(client: TritonClient) -> list[float]:
+            inputs = client.make_inputs(batch)
+            latencies = []
+            while not done.is_set():
+                sent = time.perf_counter()
+                client.infer(model, inputs)
+                now = time.perf_counter()
+                latencies.append((now - sent) * 1e3)
+                with lock:
+                    counter[0] += 1
+                    if (now >= stop_at and counter[0] >= min_requests) or now >= give_up:
+                        done.set()
+            return latencies
+
+        futures = [self.pool.submit(worker, client) for client in self.clients[:concurrency]]
+        latencies = np.concatenate([np.asarray(f.result(), dtype=float) for f in futures])
+        wall = time.perf_counter() - start
+        server = self.control.statistics(model).minus(before)
+        return Window(len(latencies), wall, latencies, server, int(batch.shape[0]))
+
+    def warm_up(self, model: str, batch: np.ndarray, count: int = 2) -> None:
+        inputs = self.control.make_inputs(batch)
+        for _ in range(count):
+            self.control.infer(model, inputs)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for client in self.clients:
+            client.close()
+
+
+class BackgroundLoad:
+    """Keeps ``model`` busy with closed-loop requests until stopped (a context manager).
+
+    A failure of the background clients is re-raised by :meth:`stop`, so that a server
+    dying under load is not mistaken for a quiet neighbour.
+    """
+
+    def __init__(self, factory: ClientFactory, model: str, batch: np.ndarray, concurrency: int = 1) -> None:
+        self.model = model
+        self.batch = batch
+        self.clients = [factory() for _ in range(concurrency)]
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._errors: list[BaseException] = []
+
+    def _run(self, client: TritonClient) -> None:
+        inputs = client.make_inputs(self.batch)
+        try:
+            while not self._stop.is_set():
+                client.infer(self.model, inputs)
+        except BaseException as exc:  # reported by stop()
+            self._errors.append(exc)
+
+    def start(self, settle_s: float = 0.2) -> "BackgroundLoad":
+        for client in self.clients:
+            thread = threading.Thread(target=self._run, args=(client,), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        time.sleep(settle_s)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        for client in self.clients:
+            client.close()
+        if self._errors:
+            raise self._errors[0]
+
+    def __enter__(self) -> "BackgroundLoad":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,84 @@
+"""What a profile measures: the list of points, in the order they are measured.
+
+A point is one (phase, model, batch size, instances, partner) combination measured in
+stability windows. Phases:
+
+* ``curve`` - the batch-latency curve: one client at concurrency 1 sending batches of
+  ``batch_size``, model alone, one instance;
+* ``scaling`` - throughput of ``instances`` busy instances (closed loop at concurrency
+  2 x instances);
+* ``interference`` - ``model``'s batch time at ``batch_size`` while ``partner`` is kept
+  busy by its own closed-loop load. For a self-pair the model runs two instances, so
+  that the measured request and the neighbour's run side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Phase = Literal["curve", "scaling", "interference"]
+NEIGHBOUR_BATCH = 3  # batch size of the neighbour's load: never a measured size, so the
+                     # server's batch_stats keep the measured model's batches apart on self-pairs
+
+
+@dataclass(frozen=True)
+class Point:
+    phase: Phase
+    model: str
+    batch_size: int
+    instances: int = 1
+    partner: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.phase}/{self.model}/b{self.batch_size}/i{self.instances}/{self.partner}"
+
+    @property
+    def label(self) -> str:
+        if self.phase == "curve":
+            return f"{self.model} batch {self.batch_size}"
+        if self.phase == "scaling":
+            return f"{self.model} x{self.instances} instances"
+        return f"{self.model} batch {self.batch_size} beside busy {self.partner}"
+
+    @property
+    def concurrency(self) -> int:
+        return 2 * self.instances if self.phase == "scaling" else 1
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much to measure."""
+
+    batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16)
+    interference_batch_sizes: tuple[int, ...] = (1, 8)
+    scaling_batch_size: int = 4
+    instance_counts: tuple[int, ...] = (1, 2)
+    min_window_s: float = 0.5
+    min_requests: int = 5
+    max_windows: int = 10
+
+    @property
+    def max_batch_size(self) -> int:
+        return max(*self.batch_sizes, self.scaling_batch_size, NEIGHBOUR_BATCH)
+
+
+FULL = Settings()
+QUICK = Settings(batch_sizes=(1, 4, 8), interference_batch_sizes=(1, 4), min_window_s=0.2, min_requests=3,
+                 max_windows=6)
+
+
+def points(models: list[str], settings: Settings) -> list[Point]:
+    """Every point, grouped so that each model is reloaded with two instances only once."""
+    plan = [Point("curve", m, b) for m in models for b in settings.batch_sizes]
+    plan += [Point("scaling", m, settings.scaling_batch_size, 1) for m in models]
+    plan += [
+        Point("interference", a, b, 1, partner)
+        for a in models for partner in models if partner != a
+        for b in settings.interference_batch_sizes
+    ]
+    for m in models:
+        plan += [Point("scaling", m, settings.scaling_batch_size, n) for n in settings.instance_counts if n > 1]
+        plan += [Point("interference", m, b, 2, m) for b in settings.interference_batch_sizes]
+    return plan

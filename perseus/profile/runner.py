@@ -1,0 +1,232 @@
+"""Profile one Triton host: the same code path for the embedded host and a remote server.
+
+Models are (re)loaded with config overrides (``max_batch_size``, ``instance_group``,
+no dynamic batcher, so that the client's batches reach the backend as sent) and restored
+afterwards. A server that does not allow model control is profiled as loaded, and the
+points that need a reload (two instances) are left out with a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from perseus.config.hosts import Host
+from perseus.config.profile import Hardware, Profile, save_profile
+from perseus.errors import HostError, InputError
+from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, random_batch
+from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
+from perseus.profile.rawtable import RawTable, window_row
+from perseus.profile.stability import is_stable
+from perseus.profile.summary import interference_matrix, model_profiles
+from perseus.triton.client import TritonClient
+
+Progress = Callable[[Point, int, int], None]  # point, index, total
+Warn = Callable[[str], None]
+
+
+@dataclass
+class Target:
+    """A reachable Triton server to profile and how to make clients of it."""
+
+    name: str
+    host: Host
+    url: str
+    hardware: Hardware
+    cores: list[int] | None = None   # where the server runs; the load generator avoids them
+
+    def client(self) -> TritonClient:
+        return TritonClient(
+            self.url, protocol=self.host.protocol, host=self.name, headers=self.host.headers, ssl=self.host.ssl,
+            root_certificates=self.host.root_certificates, private_key=self.host.private_key,
+            certificate_chain=self.host.certificate_chain, insecure=self.host.insecure,
+        )
+
+
+@dataclass
+class ModelControl:
+    """Loads models with overrides and restores them; a no-op where the server forbids it."""
+
+    client: TritonClient
+    max_batch_size: int
+    warn: Warn
+    allowed: bool = True
+    originals: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def configure(self, model: str, instances: int) -> None:
+        if not self.allowed:
+            return
+        config = self.originals.setdefault(model, self.client.model_config(model))
+        if _matches(config, self.max_batch_size, instances):
+            return
+        override = {k: v for k, v in config.items() if k not in ("dynamic_batching", "sequence_batching")}
+        override["max_batch_size"] = self.max_batch_size
+        kind = (config.get("instance_group") or [{}])[0].get("kind", "KIND_CPU")
+        override["instance_group"] = [{"count": instances, "kind": kind}]
+        try:
+            self.client.load_model(model, override)
+        except HostError as exc:
+            if "not allowed" not in str(exc) and "explicit" not in str(exc):
+                raise
+            self.allowed = False
+            self.warn(f"{self.client.host}: the server does not allow model control; profiling the models as "
+                      "loaded (instance scaling and self-interference are not measured)")
+
+    def restore(self) -> None:
+        """Reload every touched model from its repository config."""
+        if self.allowed:
+            for model in self.originals:
+                self.client.load_model(model)
+
+
+def _matches(config: dict[str, Any], max_batch_size: int, instances: int) -> bool:
+    """The loaded config already is what a point needs (saves a reload)."""
+    groups = config.get("instance_group") or [{}]
+    return (int(config.get("max_batch_size", 0)) == max_batch_size and "dynamic_batching" not in config
+            and len(groups) == 1 and int(groups[0].get("count", 1)) == instances)
+
+
+def input_shape(config: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(int(d) for d in config["input"][0]["dims"])
+
+
+def hardware_of_this_machine(cores: int) -> Hardware:
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return Hardware(kind="cpu", name=name, cores=cores)
+
+
+@contextmanager
+def pinned_away_from(cores: list[int] | None) -> Iterator[None]:
+    """Run the load generator on the cores the server does not use."""
+    if not cores:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    others = before - set(cores)
+    if others:
+        os.sched_setaffinity(0, others)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple[int, ...],
+                  settings: Settings) -> tuple[list[dict[str, object]], bool]:
+    """Windows of one point until perf_analyzer's stability rule holds (or the window limit)."""
+    batch = random_batch(shape, point.batch_size)
+    gen.warm_up(point.model, batch)
+    rows, throughputs, latencies = [], [], []
+    stable = False
+    for index in range(settings.max_windows):
+        window: Window = gen.window(point.model, batch, concurrency=point.concurrency,
+                                    min_time_s=settings.min_window_s, min_requests=settings.min_requests)
+        rows.append(window_row(point, index, window))
+        throughputs.append(window.throughput)
+        latencies.append(float(window.latencies_ms.mean()))
+        if is_stable(throughputs, latencies):
+            stable = True
+            break
+    return rows, stable
+
+
+def run_profile(target: Target, models: list[str], settings: Settings, out: Path, *, resume: bool,
+                progress: Progress, warn: Warn, command: str | None = None) -> Profile:
+    """Measure every point not yet in the checkpoint, then write the profile."""
+    raw_path = out.with_suffix(".csv")
+    table = RawTable.resume(raw_path) if resume else RawTable(raw_path)
+    gen = LoadGenerator(target.client, max_concurrency=2 * max(settings.instance_counts))
+    control = ModelControl(gen.control, settings.max_batch_size, warn)
+    try:
+        available = gen.control.model_names()
+        missing = [m for m in models if m not in available]
+        if missing:
+            raise InputError(f"host {target.name!r} ({target.url}) does not serve model(s) {', '.join(missing)} "
+                             f"(it serves: {', '.join(available) or 'none'})", field="--models")
+        for model in models:
+            control.configure(model, 1)
+        shapes = {m: input_shape(gen.control.model_config(m)) for m in models}
+        plan = points(models, settings)
+        with pinned_away_from(target.cores):
+            _measure_all(gen, target, control, plan, shapes, settings, table, progress)
+        control.restore()
+    finally:
+        gen.close()
+    frame = table.frame()
+    profile = Profile(
+        host=target.name,
+        hardware=target.hardware,
+        triton_version=_version(target),
+        measured_at=datetime.now(timezone.utc).replace(microsecond=0),
+        command=command,
+        models=model_profiles(frame, {m: int(np.prod(s)) * 4 for m, s in shapes.items()}),
+        interference=interference_matrix(frame),
+    )
+    save_profile(profile, out)
+    return profile
+
+
+def _version(target: Target) -> str | None:
+    client = target.client()
+    try:
+        return client.server_version()
+    finally:
+        client.close()
+
+
+def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan: list[Point],
+                 shapes: dict[str, tuple[int, ...]], settings: Settings, table: RawTable, progress: Progress) -> None:
+    done = table.done()
+    loaded = {m: 1 for m in shapes}
+    for index, point in enumerate(plan):
+        progress(point, index, len(plan))
+        if point.key in done:
+            continue
+        if point.instances != 1 and not control.allowed:
+            continue
+        for model, instances in list(loaded.items()):
+            wanted = point.instances if model == point.model else 1
+            if instances != wanted:
+                control.configure(model, wanted)
+                loaded[model] = wanted
+        if point.phase == "interference":
+            neighbour = random_batch(shapes[point.partner], NEIGHBOUR_BATCH, seed=1)
+            concurrency = 1 if point.partner == point.model else 2
+            with BackgroundLoad(target.client, point.partner, neighbour, concurrency):
+                rows, stable = measure_point(gen, target, point, shapes[point.model], settings)
+        else:
+            rows, stable = measure_point(gen, target, point, shapes[point.model], settings)
+        table.add_point(rows, stable)
+    progress(plan[-1], len(plan), len(plan))
+
+
+def command_line() -> str:
+    """The command that is running, for the profile's record (no environment, no tokens)."""
+    return shlex.join(["perseus", *sys.argv[1:]])
+
+
+def parse_batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InputError(f"expected comma-separated positive integers, got {text!r}", field="--batch-sizes") from None
+    if not sizes or min(sizes) < 1:
+        raise InputError(f"expected comma-separated positive integers, got {text!r}", field="--batch-sizes")
+    return tuple(sorted(set(sizes)))

@@ -1,0 +1,1 @@
+"""Triton Inference Server: the embedded host, its model repository, and client helpers."""

@@ -1,0 +1,61 @@
+"""Turning a host of the inventory into a running, reachable Triton server.
+
+An embedded host is started here (or an already running ``perseus serve`` on the
+default ports is used); a remote host must answer within the connect timeout.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from perseus.config.hosts import Host
+from perseus.config.profile import Hardware
+from perseus.config.scenario import ModelConfig
+from perseus.profile.runner import Target, hardware_of_this_machine
+from perseus.triton.client import TritonClient
+from perseus.triton.server import LOCAL_HOST, EmbeddedServer, Ports
+
+DEFAULT_PORTS = Ports(http=8000, grpc=8001, metrics=8002)
+
+
+def server_cores(count: int, offset: int = 0) -> list[int]:
+    """``count`` cores for a server, leaving at least one core for the load generator."""
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return available
+    chosen = available[offset: offset + count]
+    return chosen if len(chosen) == count and len(available) > offset + count else available[:-1][:count]
+
+
+def running_embedded(models: list[str]) -> TritonClient | None:
+    """A ``perseus serve`` already serving ``models`` on the default ports, if there is one."""
+    client = TritonClient(f"{LOCAL_HOST}:{DEFAULT_PORTS.grpc}", host="local")
+    if client.is_ready(models):
+        return client
+    client.close()
+    return None
+
+
+@contextmanager
+def open_target(name: str, host: Host, models: list[str], max_batch_size: int) -> Iterator[Target]:
+    """A reachable server for ``host``: started (embedded) or checked (remote)."""
+    if not host.embedded:
+        assert host.url is not None
+        kind = "gpu" if any(word in host.hardware.lower() for word in ("gpu", "nvidia", "tesla")) else "cpu"
+        target = Target(name, host, host.url, Hardware(kind=kind, name=host.hardware))
+        client = target.client()
+        try:
+            client.check_reachable()
+        finally:
+            client.close()
+        yield target
+        return
+    if running_embedded(models) is not None:
+        yield Target(name, host, f"{LOCAL_HOST}:{DEFAULT_PORTS.grpc}", hardware_of_this_machine(host.cores))
+        return
+    cores = server_cores(host.cores)
+    settings = {m: ModelConfig(max_batch_size=max_batch_size) for m in models}
+    with EmbeddedServer(models, settings=settings, cores=cores, name=name) as server:
+        yield Target(name, host, server.grpc_url, hardware_of_this_machine(host.cores), cores=cores)
