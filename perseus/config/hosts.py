@@ -35,6 +35,7 @@ class Host(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     embedded: bool = False
     cores: PositiveInt = 1
+    resolution: PositiveInt | None = None  # embedded host: input resolution of the zoo models
     ssl: bool = False
     root_certificates: str | None = None
     private_key: str | None = None

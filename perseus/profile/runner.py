@@ -14,7 +14,7 @@ import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,13 +23,15 @@ import numpy as np
 
 from perseus.config.hosts import Host
 from perseus.config.profile import Hardware, Profile, save_profile
-from perseus.errors import HostError, InputError
+from perseus.config.scenario import ModelConfig
+from perseus.errors import InputError
 from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, random_batch
 from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
 from perseus.profile.rawtable import RawTable, window_row
 from perseus.profile.stability import is_stable
 from perseus.profile.summary import interference_matrix, model_profiles
 from perseus.triton.client import TritonClient
+from perseus.triton.control import ModelControl
 
 Progress = Callable[[Point, int, int], None]  # point, index, total
 Warn = Callable[[str], None]
@@ -53,47 +55,9 @@ class Target:
         )
 
 
-@dataclass
-class ModelControl:
-    """Loads models with overrides and restores them; a no-op where the server forbids it."""
-
-    client: TritonClient
-    max_batch_size: int
-    warn: Warn
-    allowed: bool = True
-    originals: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def configure(self, model: str, instances: int) -> None:
-        if not self.allowed:
-            return
-        config = self.originals.setdefault(model, self.client.model_config(model))
-        if _matches(config, self.max_batch_size, instances):
-            return
-        override = {k: v for k, v in config.items() if k not in ("dynamic_batching", "sequence_batching")}
-        override["max_batch_size"] = self.max_batch_size
-        kind = (config.get("instance_group") or [{}])[0].get("kind", "KIND_CPU")
-        override["instance_group"] = [{"count": instances, "kind": kind}]
-        try:
-            self.client.load_model(model, override)
-        except HostError as exc:
-            if "not allowed" not in str(exc) and "explicit" not in str(exc):
-                raise
-            self.allowed = False
-            self.warn(f"{self.client.host}: the server does not allow model control; profiling the models as "
-                      "loaded (instance scaling and self-interference are not measured)")
-
-    def restore(self) -> None:
-        """Reload every touched model from its repository config."""
-        if self.allowed:
-            for model in self.originals:
-                self.client.load_model(model)
-
-
-def _matches(config: dict[str, Any], max_batch_size: int, instances: int) -> bool:
-    """The loaded config already is what a point needs (saves a reload)."""
-    groups = config.get("instance_group") or [{}]
-    return (int(config.get("max_batch_size", 0)) == max_batch_size and "dynamic_batching" not in config
-            and len(groups) == 1 and int(groups[0].get("count", 1)) == instances)
+def profiling_settings(settings: Settings, instances: int) -> ModelConfig:
+    """Client-side batches up to the largest measured size, no dynamic batcher."""
+    return ModelConfig(instances=instances, max_batch_size=settings.max_batch_size)
 
 
 def input_shape(config: dict[str, Any]) -> tuple[int, ...]:
@@ -153,7 +117,7 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
     raw_path = out.with_suffix(".csv")
     table = RawTable.resume(raw_path) if resume else RawTable(raw_path)
     gen = LoadGenerator(target.client, max_concurrency=2 * max(settings.instance_counts))
-    control = ModelControl(gen.control, settings.max_batch_size, warn)
+    control = ModelControl(gen.control, warn)
     try:
         available = gen.control.model_names()
         missing = [m for m in models if m not in available]
@@ -161,7 +125,7 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
             raise InputError(f"host {target.name!r} ({target.url}) does not serve model(s) {', '.join(missing)} "
                              f"(it serves: {', '.join(available) or 'none'})", field="--models")
         for model in models:
-            control.configure(model, 1)
+            control.configure(model, profiling_settings(settings, 1))
         shapes = {m: input_shape(gen.control.model_config(m)) for m in models}
         plan = points(models, settings)
         with pinned_away_from(target.cores):
@@ -204,7 +168,7 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
         for model, instances in list(loaded.items()):
             wanted = point.instances if model == point.model else 1
             if instances != wanted:
-                control.configure(model, wanted)
+                control.configure(model, profiling_settings(settings, wanted))
                 loaded[model] = wanted
         if point.phase == "interference":
             neighbour = random_batch(shapes[point.partner], NEIGHBOUR_BATCH, seed=1)

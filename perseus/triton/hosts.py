@@ -57,5 +57,5 @@ def open_target(name: str, host: Host, models: list[str], max_batch_size: int) -
         return
     cores = server_cores(host.cores)
     settings = {m: ModelConfig(max_batch_size=max_batch_size) for m in models}
-    with EmbeddedServer(models, settings=settings, cores=cores, name=name) as server:
+    with EmbeddedServer(models, settings=settings, cores=cores, name=name, resolution=host.resolution) as server:
         yield Target(name, host, server.grpc_url, hardware_of_this_machine(host.cores), cores=cores)

@@ -19,6 +19,7 @@ from tritonclient.grpc import model_config_pb2
 
 from perseus import zoo
 from perseus.config.scenario import ModelConfig
+from perseus.triton.control import dynamic_batching
 from perseus.triton.install import site_packages
 
 MODEL_SOURCE = Path(__file__).with_name("python_model.py")
@@ -49,14 +50,8 @@ def model_config(
             "intra_op_threads": {"string_value": str(intra_op_threads)},
         },
     }
-    if settings.dynamic_batching:
-        batching: dict[str, Any] = {
-            "max_queue_delay_microseconds": round(settings.queue_delay_s * 1e6),
-        }
-        if settings.preferred_batch_sizes:
-            batching["preferred_batch_size"] = list(settings.preferred_batch_sizes)
-        if settings.max_queue_size:
-            batching["default_queue_policy"] = {"max_queue_size": settings.max_queue_size}
+    batching = dynamic_batching(settings)
+    if batching is not None:
         config["dynamic_batching"] = batching
     return config
 

@@ -1,0 +1,5 @@
+"""``python -m perseus`` runs the CLI."""
+
+from perseus.cli import main
+
+main()

@@ -1,0 +1,103 @@
+"""The embedded host is a real tritonserver: it starts, serves over gRPC and HTTP, and stops clean."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+
+from perseus.config.scenario import ModelConfig
+from perseus.errors import HostError
+from perseus.triton.client import TritonClient
+from perseus.triton.server import EmbeddedServer, Ports
+from triton_helpers import TEST_RESOLUTION, tritonserver_pids
+
+MODELS = ["mobilenet_v2", "resnet18"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with EmbeddedServer(MODELS, resolution=TEST_RESOLUTION, cores=[0]) as running:
+        yield running
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_serves_models_and_reports_statistics(server, protocol):
+    url = server.grpc_url if protocol == "grpc" else server.http_url
+    client = TritonClient(url, protocol=protocol, host="local")
+    assert client.is_ready(MODELS)
+    assert client.server_version().startswith("2.")
+    assert set(MODELS) <= set(client.model_names())
+    before = client.statistics("resnet18")
+    batch = np.random.default_rng(0).random((4, 3, TEST_RESOLUTION, TEST_RESOLUTION), dtype=np.float32)
+    for _ in range(3):
+        client.infer("resnet18", client.make_inputs(batch))
+    delta = client.statistics("resnet18").minus(before)
+    assert delta.requests == 3
+    assert delta.batches[4][0] == 3
+    assert delta.batch_compute_ms(4) > 0
+    client.close()
+
+
+def test_config_override_changes_instances_and_batcher(server):
+    client = TritonClient(server.grpc_url, host="local")
+    config = client.model_config("mobilenet_v2")
+    override = {**config, "instance_group": [{"count": 2, "kind": "KIND_CPU"}],
+                "dynamic_batching": {"max_queue_delay_microseconds": 2000}}
+    client.load_model("mobilenet_v2", override)
+    loaded = client.model_config("mobilenet_v2")
+    assert int(loaded["instance_group"][0]["count"]) == 2
+    assert int(loaded["dynamic_batching"]["max_queue_delay_microseconds"]) == 2000
+    client.load_model("mobilenet_v2")  # back to the repository's config
+    assert "dynamic_batching" not in client.model_config("mobilenet_v2")
+
+
+def test_metrics_endpoint_is_prometheus(server):
+    import urllib.request
+
+    text = urllib.request.urlopen(server.metrics_url, timeout=5).read().decode()
+    assert "nv_inference_request_success" in text
+
+
+def test_stop_leaves_no_process_behind():
+    before = tritonserver_pids()
+    server = EmbeddedServer(["mobilenet_v2"], resolution=TEST_RESOLUTION).start()
+    started = tritonserver_pids() - before
+    assert server.pid in started and len(started) >= 2  # the server and its Python stub
+    server.stop()
+    assert not (tritonserver_pids() & started)
+
+
+def test_busy_port_is_a_clear_error():
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        sock.listen()
+        busy = sock.getsockname()[1]
+        ports = Ports.free()
+        server = EmbeddedServer(["mobilenet_v2"], ports=Ports(ports.http, busy, ports.metrics))
+        with pytest.raises(HostError, match=f"gRPC port {busy} is already in use"):
+            server.start()
+
+
+def test_failed_start_reports_the_servers_own_error(tmp_path):
+    class Broken(EmbeddedServer):
+        def _configs(self):
+            configs = super()._configs()
+            configs["mobilenet_v2"]["parameters"]["onnx_path"] = {"string_value": str(tmp_path / "missing.onnx")}
+            return configs
+
+    before = tritonserver_pids()
+    with pytest.raises(HostError, match="missing.onnx|failed to load"):
+        Broken(["mobilenet_v2"], resolution=TEST_RESOLUTION).start(timeout_s=30)
+    assert not (tritonserver_pids() - before)
+
+
+def test_model_settings_reach_config_pbtxt():
+    from perseus.triton.repository import model_config, to_pbtxt
+
+    settings = ModelConfig(instances=3, max_batch_size=8, max_queue_delay_ms=5, preferred_batch_sizes=[4, 8])
+    text = to_pbtxt(model_config("resnet18", settings, resolution=TEST_RESOLUTION))
+    assert "count: 3" in text and "max_batch_size: 8" in text
+    assert "max_queue_delay_microseconds: 5000" in text and "preferred_batch_size: 4" in text
+    assert "dynamic_batching" not in to_pbtxt(model_config("resnet18", ModelConfig(max_batch_size=8)))

@@ -1,0 +1,166 @@
+"""``perseus profile`` against real embedded tritonservers, over gRPC and HTTP, and its faults."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from perseus.config.profile import load_profile
+from perseus.triton.server import EmbeddedServer
+from triton_helpers import TEST_RESOLUTION, hosts_file, run_cli
+
+MODELS = ["mobilenet_v2", "resnet18"]
+
+
+@pytest.fixture(scope="module")
+def quick_profile(tmp_path_factory):
+    """One quick profile of two models on the embedded host (the CLI starts the server)."""
+    root = tmp_path_factory.mktemp("quick")
+    hosts = hosts_file(root / "hosts.yaml", {"local": {"embedded": True, "cores": 1, "resolution": TEST_RESOLUTION}})
+    out = root / "local.yaml"
+    result = run_cli("profile", "--host", "local", "--hosts", str(hosts), "--models", ",".join(MODELS),
+                     "--quick", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_quick_profile_has_every_field_of_spec(quick_profile):
+    raw = yaml.safe_load(quick_profile.read_text())
+    for key in ("host", "hardware", "triton_version", "measured_at", "models", "interference"):
+        assert key in raw
+    assert raw["triton_version"].startswith("2.")
+    for model in MODELS:
+        entry = raw["models"][model]
+        for key in ("input_bytes", "batch_latency_ms", "overhead_ms", "fit", "instance_scaling", "service_time"):
+            assert key in entry, (model, key)
+        for stats in entry["batch_latency_ms"].values():
+            assert {"mean", "p50", "p95", "p99", "n"} <= set(stats)
+        assert set(entry["instance_scaling"]) == {1, 2}
+    assert quick_profile.with_suffix(".csv").exists()
+
+
+def test_batch_time_grows_with_batch_size(quick_profile):
+    profile = load_profile(quick_profile)
+    for model in MODELS:
+        curve = profile.models[model].batch_latency_ms
+        means = [curve[size].mean for size in sorted(curve)]
+        assert means == sorted(means) and means[-1] > 1.5 * means[0], (model, means)
+        assert profile.models[model].fit.per_item_ms > 0
+
+
+def test_one_core_interference(quick_profile):
+    """On one core a busy neighbour takes about half the core: self-slowdown near 2, all above 1."""
+    profile = load_profile(quick_profile)
+    for victim in MODELS:
+        assert 1.6 <= profile.slowdown(victim, victim) <= 2.4, profile.interference
+        for neighbour in MODELS:
+            assert profile.slowdown(victim, neighbour) > 1.1, profile.interference
+    # two instances on one core do not add throughput
+    for model in MODELS:
+        assert profile.models[model].instance_scaling[2] < 1.3
+
+
+def test_remote_host_over_http_with_secret_header(tmp_path, monkeypatch):
+    """The remote path: a server named by URL, HTTP, a token header from the environment."""
+    secret = "s3cret-token-value"
+    with EmbeddedServer(["mobilenet_v2"], resolution=TEST_RESOLUTION, cores=[0]) as server:
+        hosts = hosts_file(tmp_path / "hosts.yaml", {"edge": {
+            "url": server.http_url, "protocol": "http", "hardware": "test cpu", "price_per_hour": 0.1,
+            "headers": {"triton-access-token": "${PERSEUS_TEST_TOKEN}"}}})
+        out = tmp_path / "edge.yaml"
+        result = run_cli("profile", "--host", "edge", "--hosts", str(hosts), "--batch-sizes", "1,2",
+                         "--quick", "--out", str(out), env={"PERSEUS_TEST_TOKEN": secret})
+    assert result.returncode == 0, result.stderr
+    profile = load_profile(out)
+    assert profile.host == "edge" and list(profile.models) == ["mobilenet_v2"]
+    assert sorted(profile.models["mobilenet_v2"].batch_latency_ms) == [1, 2]
+    for text in (out.read_text(), out.with_suffix(".csv").read_text(), result.stdout, result.stderr):
+        assert secret not in text
+
+
+def test_unset_header_variable_is_bad_input(tmp_path):
+    hosts = hosts_file(tmp_path / "hosts.yaml", {"edge": {"url": "127.0.0.1:1", "headers": {"t": "${NOPE_NOT_SET}"}}})
+    result = run_cli("profile", "--host", "edge", "--hosts", str(hosts))
+    assert result.returncode == 2
+    assert "hosts.edge.headers.t" in result.stderr and "NOPE_NOT_SET" in result.stderr
+
+
+def test_unknown_host_lists_known_hosts(tmp_path):
+    hosts = hosts_file(tmp_path / "hosts.yaml", {"gpu1": {"url": "127.0.0.1:1"}})
+    result = run_cli("profile", "--host", "nowhere", "--hosts", str(hosts))
+    assert result.returncode == 2
+    assert "nowhere" in result.stderr and "gpu1" in result.stderr and "local" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_url_fails_fast_naming_host_and_url(tmp_path):
+    hosts = hosts_file(tmp_path / "hosts.yaml", {"gone": {"url": "127.0.0.1:9"}})
+    start = time.monotonic()
+    result = run_cli("profile", "--host", "gone", "--hosts", str(hosts), timeout=60)
+    assert time.monotonic() - start < 10
+    assert result.returncode == 1
+    assert "gone" in result.stderr and "127.0.0.1:9" in result.stderr and "unreachable" in result.stderr
+
+
+def test_model_the_server_does_not_have(tmp_path):
+    with EmbeddedServer(["mobilenet_v2"], resolution=TEST_RESOLUTION, cores=[0]) as server:
+        hosts = hosts_file(tmp_path / "hosts.yaml", {"edge": {"url": server.grpc_url}})
+        result = run_cli("profile", "--host", "edge", "--hosts", str(hosts), "--models", "vgg_missing", "--quick")
+    assert result.returncode == 2
+    assert "vgg_missing" in result.stderr and "mobilenet_v2" in result.stderr
+
+
+@pytest.mark.parametrize("content, field", [
+    ("hosts: [1, 2]", "hosts"),
+    ("hosts:\n  a: {url: 1.2.3.4:8001, protocol: carrier-pigeon}", "hosts.a.protocol"),
+    ("hosts:\n  a: {protocol: grpc}", "hosts.a"),
+    ("hosts: {a: {url: x:1}\n", "line"),
+])
+def test_malformed_hosts_yaml(tmp_path, content, field):
+    path = tmp_path / "hosts.yaml"
+    path.write_text(content)
+    result = run_cli("profile", "--host", "a", "--hosts", str(path))
+    assert result.returncode == 2, result.stderr
+    assert str(path) in result.stderr and field in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_server_killed_mid_profile_keeps_measurements_and_resumes(tmp_path):
+    out = tmp_path / "victim.yaml"
+    raw = out.with_suffix(".csv")
+    server = EmbeddedServer(MODELS, resolution=TEST_RESOLUTION, cores=[0]).start()
+    hosts = hosts_file(tmp_path / "hosts.yaml", {"victim": {"url": server.grpc_url}})
+
+    def kill_when_half_done() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if raw.exists() and pd.read_csv(raw)["final"].sum() >= 4:
+                server.stop()
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_when_half_done)
+    killer.start()
+    result = run_cli("profile", "--host", "victim", "--hosts", str(hosts), "--quick", "--out", str(out))
+    killer.join()
+    assert result.returncode == 1, result.stderr
+    assert "victim" in result.stderr and "--resume" in result.stderr
+    kept = pd.read_csv(raw)
+    done_keys = set(kept.loc[kept["final"], "key"])
+    assert len(done_keys) >= 4 and not out.exists()
+
+    with EmbeddedServer(MODELS, resolution=TEST_RESOLUTION, cores=[0], ports=server.ports):
+        result = run_cli("profile", "--host", "victim", "--hosts", str(hosts), "--quick", "--out", str(out),
+                         "--resume")
+    assert result.returncode == 0, result.stderr
+    final = pd.read_csv(raw)
+    again = final[final["key"].isin(done_keys)].reset_index(drop=True)
+    before = kept[kept["key"].isin(done_keys)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(again, before)  # nothing measured twice
+    assert final["final"].sum() > len(done_keys)
+    assert set(load_profile(out).models) == set(MODELS)

@@ -1,0 +1,54 @@
+"""The profiler's rules without a server: stability, the plan, the summary."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from perseus.profile.plan import FULL, QUICK, points
+from perseus.profile.rawtable import COLUMNS
+from perseus.profile.stability import is_stable
+from perseus.profile.summary import interference_matrix, model_profiles
+
+
+def test_stability_needs_three_windows_within_ten_percent():
+    assert not is_stable([100, 100], [10, 10])
+    assert is_stable([80, 100, 101, 99], [20, 10, 10.5, 9.8])
+    assert not is_stable([100, 100, 125], [10, 10, 10])
+    assert not is_stable([100, 100, 100], [10, 10, 12.5])
+
+
+@pytest.mark.parametrize("settings", [FULL, QUICK])
+def test_plan_covers_every_ordered_pair_and_part(settings):
+    models = ["a", "b", "c", "d"]
+    plan = points(models, settings)
+    pairs = {(p.model, p.partner) for p in plan if p.phase == "interference"}
+    assert pairs == {(x, y) for x in models for y in models}  # 16 ordered pairs, self-pairs included
+    assert {(p.model, p.batch_size) for p in plan if p.phase == "curve"} == {
+        (m, b) for m in models for b in settings.batch_sizes}
+    assert {(p.model, p.instances) for p in plan if p.phase == "scaling"} == {(m, n) for m in models for n in (1, 2)}
+    assert all(p.instances == 2 for p in plan if p.phase == "interference" and p.model == p.partner)
+    assert len({p.key for p in plan}) == len(plan)
+    assert set(settings.interference_batch_sizes) <= set(settings.batch_sizes)
+
+
+def _row(phase, model, batch, server_ms, client_ms, instances=1, partner="", throughput=100.0):
+    return dict(zip(COLUMNS, [
+        f"{phase}/{model}/{batch}/{instances}/{partner}", phase, model, batch, instances, partner, 0, True, True,
+        10, 1.0, throughput, client_ms, client_ms, client_ms + 1, client_ms + 2, 0.5, server_ms, 10, 0.1]))
+
+
+def test_summary_from_raw_windows():
+    frame = pd.DataFrame([
+        _row("curve", "a", 1, 10.0, 12.0), _row("curve", "a", 4, 30.0, 33.0),
+        _row("scaling", "a", 4, 0, 0, 1, throughput=100), _row("scaling", "a", 4, 0, 0, 2, throughput=150),
+        _row("interference", "a", 1, 20.0, 0, 2, "a"), _row("interference", "a", 4, 54.0, 0, 2, "a"),
+        _row("interference", "a", 1, 15.0, 0, 1, "b"),
+    ])
+    model = model_profiles(frame, {"a": 12})["a"]
+    assert model.batch_latency_ms[1].mean == 10.0 and model.overhead_ms[1].mean == 2.0
+    assert model.batch_latency_ms[4].p99 == pytest.approx(35.0 - 3.0)
+    assert model.fit.per_item_ms == pytest.approx(20 / 3, rel=1e-3) and model.fit.r2 == pytest.approx(1.0)
+    assert model.instance_scaling == {1: 1.0, 2: 1.5}
+    matrix = interference_matrix(frame)
+    assert matrix["a"]["a"] == pytest.approx((2.0 + 1.8) / 2) and matrix["a"]["b"] == 1.5

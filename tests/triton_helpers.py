@@ -1,0 +1,33 @@
+"""Shared helpers for tests that run the real CLI and the real embedded tritonserver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Tests serve the zoo models at a small input resolution: the same graphs, much less compute.
+TEST_RESOLUTION = 32
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+    """Run ``perseus ARGS`` in a subprocess and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "perseus", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def hosts_file(path: Path, hosts: dict[str, dict[str, object]]) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump({"hosts": hosts}))
+    return path
+
+
+def tritonserver_pids() -> set[int]:
+    """PIDs of every tritonserver and Python backend stub process on the machine."""
+    out = subprocess.run(["pgrep", "-f", "tritonserver|triton_python_backend_stub"], capture_output=True, text=True)
+    return {int(pid) for pid in out.stdout.split()}
