@@ -36,6 +36,7 @@ class Host(BaseModel):
     embedded: bool = False
     cores: PositiveInt = 1
     resolution: PositiveInt | None = None  # embedded host: input resolution of the zoo models
+    device: Literal["cpu", "gpu"] = "cpu"   # embedded host: KIND_CPU or KIND_GPU instances
     ssl: bool = False
     root_certificates: str | None = None
     private_key: str | None = None

@@ -48,11 +48,7 @@ class Target:
     cores: list[int] | None = None   # where the server runs; the load generator avoids them
 
     def client(self) -> TritonClient:
-        return TritonClient(
-            self.url, protocol=self.host.protocol, host=self.name, headers=self.host.headers, ssl=self.host.ssl,
-            root_certificates=self.host.root_certificates, private_key=self.host.private_key,
-            certificate_chain=self.host.certificate_chain, insecure=self.host.insecure,
-        )
+        return TritonClient.for_host(self.name, self.host, None if self.url == self.host.url else self.url)
 
 
 def profiling_settings(settings: Settings, instances: int) -> ModelConfig:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from tritonclient.utils import InferenceServerException
 
 from perseus.errors import HostError
+
+if TYPE_CHECKING:
+    from perseus.config.hosts import Host
 
 Protocol = Literal["grpc", "http"]
 CONNECT_TIMEOUT_S = 8.0
@@ -116,6 +119,15 @@ class TritonClient:
                 ssl_options={"keyfile": private_key, "certfile": certificate_chain, "ca_certs": root_certificates}
                 if ssl else None,
             )
+
+    @classmethod
+    def for_host(cls, name: str, host: "Host", url: str | None = None, **kwargs: Any) -> "TritonClient":
+        """A client of inventory host ``host`` (at ``url`` when given, e.g. an embedded one's)."""
+        address = url or host.url
+        assert address is not None, "a remote host always has a url"
+        return cls(address, protocol=host.protocol if url is None else "grpc", host=name, headers=host.headers,
+                   ssl=host.ssl, root_certificates=host.root_certificates, private_key=host.private_key,
+                   certificate_chain=host.certificate_chain, insecure=host.insecure, **kwargs)
 
     # --- errors -----------------------------------------------------------------------
 

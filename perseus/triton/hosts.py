@@ -7,6 +7,7 @@ default ports is used); a remote host must answer within the connect timeout.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -57,5 +58,19 @@ def open_target(name: str, host: Host, models: list[str], max_batch_size: int) -
         return
     cores = server_cores(host.cores)
     settings = {m: ModelConfig(max_batch_size=max_batch_size) for m in models}
-    with EmbeddedServer(models, settings=settings, cores=cores, name=name, resolution=host.resolution) as server:
-        yield Target(name, host, server.grpc_url, hardware_of_this_machine(host.cores), cores=cores)
+    kind = "KIND_GPU" if host.device == "gpu" else "KIND_CPU"
+    hardware = gpu_hardware() if host.device == "gpu" else hardware_of_this_machine(host.cores)
+    with EmbeddedServer(models, settings=settings, cores=cores, name=name, resolution=host.resolution,
+                        kind=kind) as server:
+        yield Target(name, host, server.grpc_url, hardware, cores=cores)
+
+
+def gpu_hardware() -> Hardware:
+    """The first GPU's name, as ``nvidia-smi`` reports it."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20)
+        name = out.stdout.strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        name = "unknown GPU"
+    return Hardware(kind="gpu", name=name, cores=None)

@@ -9,6 +9,7 @@ before pyenv's 3.11.7 breaks model loading).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import sysconfig
@@ -22,11 +23,11 @@ _STUB = "triton_python_backend_stub"
 
 @cache
 def pytriton_root() -> Path:
-    try:
-        import pytriton
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise HostError(f"nvidia-pytriton is not installed ({exc})", host="local") from None
-    return Path(pytriton.__file__).parent
+    """The installed ``pytriton`` package folder, found without importing it (it is heavy)."""
+    spec = importlib.util.find_spec("pytriton")
+    if spec is None or not spec.submodule_search_locations:
+        raise HostError("nvidia-pytriton is not installed (pip install nvidia-pytriton)", host="local")
+    return Path(spec.submodule_search_locations[0])
 
 
 def tritonserver_binary() -> Path:

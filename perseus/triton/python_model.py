@@ -6,6 +6,10 @@ inside Triton's Python backend stub, not inside Perseus. Its configuration comes
 ``PYTHONPATH``) and ``intra_op_threads``. Each instance runs its own onnxruntime session
 with one intra-op thread by default, so that an instance uses one core.
 
+A GPU instance (``KIND_GPU``) runs the graph with onnxruntime's CUDA provider when that
+is installed, else the same architecture from torchvision on the GPU (random weights,
+seeded), since the plain onnxruntime wheel has no CUDA provider.
+
 Every request of a dynamic batch is concatenated into one tensor and run as one
 inference, as a native backend would.
 """
@@ -25,6 +29,25 @@ class TritonPythonModel:
         for path in reversed(params.get("sys_path", "").split(os.pathsep)):
             if path and path not in sys.path:
                 sys.path.insert(0, path)
+        self.name = config["name"]
+        if args.get("model_instance_kind") == "GPU":
+            self.device = int(args.get("model_instance_device_id", "0"))
+            if not self._onnx_cuda_available():
+                self._run = self._torch_runner()
+                return
+        else:
+            self.device = None
+        self._run = self._onnx_runner(params)
+
+    @staticmethod
+    def _onnx_cuda_available():
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return False
+        return "CUDAExecutionProvider" in ort.get_available_providers()
+
+    def _onnx_runner(self, params):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -32,16 +55,30 @@ class TritonPythonModel:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         providers = ["CPUExecutionProvider"]
-        if args.get("model_instance_kind") == "GPU" and "CUDAExecutionProvider" in ort.get_available_providers():
-            device = int(args.get("model_instance_device_id", "0"))
-            providers = [("CUDAExecutionProvider", {"device_id": device}), "CPUExecutionProvider"]
-        self.session = ort.InferenceSession(params["onnx_path"], options, providers=providers)
+        if self.device is not None:
+            providers = [("CUDAExecutionProvider", {"device_id": self.device}), "CPUExecutionProvider"]
+        session = ort.InferenceSession(params["onnx_path"], options, providers=providers)
+        return lambda batch: session.run(["output"], {"input": batch})[0]
+
+    def _torch_runner(self):
+        import torch
+        import torchvision
+
+        torch.manual_seed(0)
+        device = torch.device("cuda", self.device)
+        net = getattr(torchvision.models, self.name)(weights=None).eval().to(device)
+
+        def run(batch):
+            with torch.inference_mode():
+                return net(torch.from_numpy(batch).to(device)).cpu().numpy()
+
+        return run
 
     def execute(self, requests):
         inputs = [pb_utils.get_input_tensor_by_name(request, "input").as_numpy() for request in requests]
         sizes = [array.shape[0] for array in inputs]
         batch = inputs[0] if len(inputs) == 1 else np.concatenate(inputs)
-        (output,) = self.session.run(["output"], {"input": batch})
+        output = self._run(batch)
         responses = []
         start = 0
         for size in sizes:

@@ -25,7 +25,7 @@ from types import TracebackType
 from perseus.config.scenario import ModelConfig
 from perseus.errors import HostError
 from perseus.triton.install import backend_directory, server_environment, tritonserver_binary
-from perseus.triton.repository import model_config, write_repository
+from perseus.triton.repository import InstanceKind, model_config, write_repository
 
 READY_TIMEOUT_S = 60.0
 LOCAL_HOST = "127.0.0.1"
@@ -82,6 +82,7 @@ class EmbeddedServer:
     ports: Ports = field(default_factory=Ports.free)
     cores: list[int] | None = None
     resolution: int | None = None
+    kind: InstanceKind = "KIND_CPU"
     name: str = "local"
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False, repr=False)
@@ -153,7 +154,8 @@ class EmbeddedServer:
 
     def _configs(self) -> dict[str, dict[str, object]]:
         kwargs = {"resolution": self.resolution} if self.resolution else {}
-        return {model: model_config(model, self.model_settings(model), **kwargs) for model in self.models}
+        return {model: model_config(model, self.model_settings(model), kind=self.kind, **kwargs)
+                for model in self.models}
 
     def _wait_ready(self, timeout_s: float) -> None:
         from perseus.triton.client import TritonClient

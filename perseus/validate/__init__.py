@@ -1,0 +1,1 @@
+"""``perseus validate``: replay a scenario's trace on live Triton hosts and measure the simulator's error."""

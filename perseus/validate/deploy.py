@@ -1,0 +1,111 @@
+"""Putting a placement on live hosts: embedded ones Perseus starts, or those of hosts.yaml.
+
+Without an inventory, every host of the placement is an embedded local host, each
+pinned to its own core, and one core is kept for the load generator; a placement that
+needs more cores than the machine has is refused with a clear message. With an
+inventory, the placement's host types are matched to hosts by their ``type`` in order;
+embedded hosts of the inventory are started, remote ones must be reachable and serve
+the models. Every model is loaded with the placement's settings (instance group, max
+batch size, dynamic batcher), the loaded config is checked, and remote hosts are
+restored afterwards, also on error and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+from perseus.config.hosts import Host, builtin_local
+from perseus.config.scenario import HostPlacement
+from perseus.errors import InputError
+from perseus.triton.client import TritonClient
+from perseus.triton.control import ModelControl
+from perseus.triton.server import EmbeddedServer
+from perseus.validate.replay import Endpoint
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Which inventory host stands in for host ``index`` of the placement."""
+
+    index: int
+    name: str
+    host: Host
+    placement: HostPlacement
+
+
+def assign(placement_name: str, hosts: list[HostPlacement], inventory: dict[str, Host] | None) -> list[Assignment]:
+    """Map the placement's hosts to inventory hosts (embedded local hosts without one)."""
+    if inventory is None:
+        return [Assignment(i, f"local-{i}", builtin_local(), h) for i, h in enumerate(hosts)]
+    free = dict(inventory)
+    chosen = []
+    for i, placed in enumerate(hosts):
+        match = next((name for name, host in free.items() if host.type == placed.host_type), None)
+        if match is None:
+            wanted = sum(1 for h in hosts if h.host_type == placed.host_type)
+            raise InputError(f"placement {placement_name!r} needs {wanted} host(s) of type {placed.host_type!r}; "
+                             f"the inventory has {sum(1 for h in inventory.values() if h.type == placed.host_type)}",
+                             field=f"hosts (type: {placed.host_type})")
+        chosen.append(Assignment(i, match, free.pop(match), placed))
+    return chosen
+
+
+def core_plan(assignments: list[Assignment]) -> dict[int, list[int]]:
+    """Cores for each embedded host, leaving at least one for the load generator."""
+    available = sorted(os.sched_getaffinity(0))
+    embedded = [a for a in assignments if a.host.embedded]
+    needed = sum(a.host.cores for a in embedded)
+    if embedded and needed + 1 > len(available):
+        raise InputError(
+            f"this placement needs {len(embedded)} embedded host(s) on {needed} core(s) plus one core for the "
+            f"load generator, and this machine gives {len(available)}: validate it on remote hosts (--hosts) "
+            "or choose a placement with fewer hosts (--placement)", field="placement")
+    plan, next_core = {}, 0
+    for a in embedded:
+        plan[a.index] = available[next_core: next_core + a.host.cores]
+        next_core += a.host.cores
+    return plan
+
+
+@contextmanager
+def deploy(placement_name: str, hosts: list[HostPlacement], inventory: dict[str, Host] | None,
+           warn=lambda text: None) -> Iterator[list[Endpoint]]:
+    """Live endpoints serving the placement; everything is stopped or restored on exit."""
+    assignments = assign(placement_name, hosts, inventory)
+    cores = core_plan(assignments)
+    with ExitStack() as stack:
+        endpoints = [_bring_up(a, cores.get(a.index), stack, warn) for a in assignments]
+        yield endpoints
+
+
+def _bring_up(a: Assignment, cores: list[int] | None, stack: ExitStack, warn) -> Endpoint:
+    models = list(a.placement.models)
+    if a.host.embedded:
+        server = EmbeddedServer(models, settings=dict(a.placement.models), cores=cores, name=a.name,
+                                resolution=a.host.resolution)
+        stack.enter_context(server)
+        url = server.grpc_url
+        host = a.host.model_copy(update={"url": url, "protocol": "grpc"})
+    else:
+        assert a.host.url is not None
+        url, host = a.host.url, a.host
+        if host.protocol != "grpc":
+            raise InputError(f"host {a.name!r}: validate replays over gRPC; set protocol: grpc", field="protocol")
+    client = TritonClient.for_host(a.name, host)
+    stack.callback(client.close)
+    client.check_reachable()
+    served = client.model_names()
+    missing = [m for m in models if m not in served]
+    if missing:
+        raise InputError(f"host {a.name!r} ({url}) does not serve {', '.join(missing)}, which the placement puts "
+                         f"there (it serves: {', '.join(served) or 'nothing'})", field=f"host_type {a.placement.host_type}")
+    control = ModelControl(client, warn)
+    if not a.host.embedded:
+        stack.callback(control.restore)
+    for model, settings in a.placement.models.items():
+        control.configure(model, settings)
+    shapes = {m: tuple(int(d) for d in client.model_config(m)["input"][0]["dims"]) for m in models}
+    return Endpoint(a.name, url, host, shapes)

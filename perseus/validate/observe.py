@@ -1,0 +1,50 @@
+"""What the live servers themselves saw during a replay: batch sizes and busy time.
+
+Taken from the difference of two statistics snapshots per host and model (the
+``batch_stats`` histogram), so that measured and simulated batch-size distributions
+and per-host utilisation can be put side by side when the error is large.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from perseus.triton.client import ComputeStats, TritonClient
+from perseus.validate.replay import Endpoint
+
+
+@dataclass(frozen=True)
+class ServerView:
+    """Per host: each model's statistics accumulated during the replay."""
+
+    stats: list[dict[str, ComputeStats]]
+
+    def batch_histogram(self, model: str) -> dict[int, int]:
+        """Executed batches of ``model`` by size, over all hosts."""
+        histogram: dict[int, int] = {}
+        for host in self.stats:
+            if model in host:
+                for size, (count, _) in host[model].batches.items():
+                    if count:
+                        histogram[size] = histogram.get(size, 0) + count
+        return dict(sorted(histogram.items()))
+
+    def compute_s(self, host: int) -> float:
+        """Compute time summed over every batch that ran on ``host``, in seconds."""
+        return sum(ns for stats in self.stats[host].values() for _, ns in stats.batches.values()) / 1e9
+
+
+def snapshot(endpoints: list[Endpoint]) -> list[dict[str, ComputeStats]]:
+    """Cumulative statistics of every model on every host, now."""
+    result = []
+    for endpoint in endpoints:
+        client = TritonClient.for_host(endpoint.name, endpoint.host)
+        try:
+            result.append({model: client.statistics(model) for model in endpoint.shapes})
+        finally:
+            client.close()
+    return result
+
+
+def difference(after: list[dict[str, ComputeStats]], before: list[dict[str, ComputeStats]]) -> ServerView:
+    return ServerView([{m: a[m].minus(b[m]) for m in a} for a, b in zip(after, before)])

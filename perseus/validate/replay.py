@@ -1,0 +1,180 @@
+"""Open-loop replay of an arrival trace against live Triton servers.
+
+Each request leaves at its scheduled time whether or not earlier ones have returned
+(asyncio with ``tritonclient.grpc.aio``: the HTTP client did not overlap requests enough
+for the server to batch them). How late each request left against its schedule is
+recorded, so that a report can tell when the load generator, not the server, limited a
+run. A failed or timed-out request is recorded with its error, never dropped.
+
+A model on several hosts is spread over them by the same router policies the simulator
+models (``least_outstanding`` counts this model's requests sent to a host and not yet
+answered; ties go to the lowest host index).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from perseus.config.hosts import Host
+from perseus.config.scenario import RouterKind
+from perseus.sim.trace import RequestTable
+
+LEAD_S = 0.5            # time between starting the replay and the trace's t = 0
+REQUEST_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One live server of the placement."""
+
+    name: str
+    url: str
+    host: Host
+    shapes: dict[str, tuple[int, ...]]   # model -> input shape of one item
+
+
+@dataclass
+class ReplayLog:
+    """One row per scheduled request, filled in as the replay runs."""
+
+    models: tuple[str, ...]
+    model: np.ndarray
+    scheduled_s: np.ndarray
+    host: np.ndarray = field(init=False)
+    sent_s: np.ndarray = field(init=False)
+    finish_s: np.ndarray = field(init=False)
+    ok: np.ndarray = field(init=False)
+    errors: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.model)
+        self.host = np.full(n, -1, dtype=np.int32)
+        self.sent_s = np.full(n, np.nan)
+        self.finish_s = np.full(n, np.nan)
+        self.ok = np.zeros(n, dtype=bool)
+
+    @property
+    def lateness_ms(self) -> np.ndarray:
+        return (self.sent_s - self.scheduled_s) * 1e3
+
+    def request_table(self) -> RequestTable:
+        """The replay as the simulator's per-request table (arrival = the scheduled time)."""
+        latency = self.finish_s - self.sent_s
+        return RequestTable(
+            models=self.models, model=self.model.astype(np.int32), host=self.host,
+            arrival_s=self.scheduled_s, finish_s=np.where(self.ok, self.scheduled_s + latency, np.nan),
+            ok=self.ok.copy(), batch_size=np.zeros(len(self.model), dtype=np.int32),
+        )
+
+    def failures_by_host(self, names: list[str]) -> dict[str, int]:
+        failed = ~self.ok
+        return {names[h]: int(np.sum(failed & (self.host == h))) for h in range(len(names))
+                if np.any(failed & (self.host == h))}
+
+
+def merge_arrivals(arrivals: dict[str, np.ndarray]) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """All models' arrivals as one time-ordered schedule: (models, model index, time)."""
+    models = tuple(arrivals)
+    times = np.concatenate([arrivals[m] for m in models]) if models else np.empty(0)
+    index = np.concatenate([np.full(len(arrivals[m]), i, dtype=np.int32) for i, m in enumerate(models)])
+    order = np.argsort(times, kind="stable")
+    return models, index[order], times[order]
+
+
+class LiveRouter:
+    """Chooses a replica for each request, as the simulated router does."""
+
+    def __init__(self, replicas: dict[int, list[int]], policies: dict[int, RouterKind], seed: int) -> None:
+        self.replicas = replicas
+        self.policies = policies
+        self.outstanding: dict[tuple[int, int], int] = {}
+        self.turn: dict[int, int] = {}
+        self.rng = np.random.default_rng(seed)
+
+    def pick(self, model: int) -> int:
+        hosts = self.replicas[model]
+        if len(hosts) == 1:
+            return hosts[0]
+        policy = self.policies[model]
+        if policy == "round_robin":
+            turn = self.turn.get(model, 0)
+            self.turn[model] = turn + 1
+            return hosts[turn % len(hosts)]
+        if policy == "random":
+            return hosts[int(self.rng.integers(len(hosts)))]
+        return min(hosts, key=lambda h: (self.outstanding.get((model, h), 0), h))
+
+    def sent(self, model: int, host: int) -> None:
+        self.outstanding[(model, host)] = self.outstanding.get((model, host), 0) + 1
+
+    def answered(self, model: int, host: int) -> None:
+        self.outstanding[(model, host)] -= 1
+
+
+def replay(endpoints: list[Endpoint], log: ReplayLog, router: LiveRouter,
+           progress: Callable[[int], None] = lambda sent: None) -> ReplayLog:
+    """Send every request of ``log`` at its scheduled time and wait for every answer."""
+    asyncio.run(_replay(endpoints, log, router, progress))
+    return log
+
+
+async def _replay(endpoints: list[Endpoint], log: ReplayLog, router: LiveRouter,
+                  progress: Callable[[int], None]) -> None:
+    import tritonclient.grpc.aio as aio
+
+    clients = [aio.InferenceServerClient(e.url, ssl=e.host.ssl, root_certificates=e.host.root_certificates,
+                                         private_key=e.host.private_key, certificate_chain=e.host.certificate_chain)
+               for e in endpoints]
+    inputs = {(h, m): _inputs(aio, endpoints[h].shapes[name])
+              for h in range(len(endpoints)) for m, name in enumerate(log.models) if name in endpoints[h].shapes}
+    loop = asyncio.get_running_loop()
+    origin = loop.time() + LEAD_S
+
+    async def send(i: int, h: int, m: int) -> None:
+        log.sent_s[i] = loop.time() - origin
+        try:
+            await clients[h].infer(log.models[m], inputs[(h, m)], client_timeout=REQUEST_TIMEOUT_S,
+                                   headers=endpoints[h].host.headers or None)
+            log.ok[i] = True
+        except Exception as exc:  # a failed request is counted, never dropped
+            log.errors[i] = _describe(exc)
+        finally:
+            log.finish_s[i] = loop.time() - origin
+            router.answered(m, h)
+
+    tasks = []
+    try:
+        for i in range(len(log.model)):
+            delay = origin + log.scheduled_s[i] - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            m = int(log.model[i])
+            h = router.pick(m)
+            log.host[i] = h
+            router.sent(m, h)
+            tasks.append(asyncio.ensure_future(send(i, h, m)))
+            if i % 64 == 0:
+                progress(i)
+        await asyncio.gather(*tasks)
+        progress(len(log.model))
+    finally:
+        for task in tasks:
+            task.cancel()
+        for client in clients:
+            await client.close()
+
+
+def _inputs(aio: object, shape: tuple[int, ...]) -> list[object]:
+    tensor = aio.InferInput("input", [1, *shape], "FP32")  # type: ignore[attr-defined]
+    tensor.set_data_from_numpy(np.random.default_rng(0).random((1, *shape), dtype=np.float32))
+    return [tensor]
+
+
+def _describe(exc: Exception) -> str:
+    message = getattr(exc, "message", None)
+    text = message() if callable(message) else str(exc)
+    return f"{type(exc).__name__}: {text}"[:300]
