@@ -10,6 +10,7 @@ import pytest
 from perseus.config.scenario import ModelConfig
 from perseus.errors import HostError
 from perseus.triton.client import TritonClient
+from perseus.triton.control import ModelControl, mismatches
 from perseus.triton.server import EmbeddedServer, Ports
 from triton_helpers import TEST_RESOLUTION, tritonserver_pids
 
@@ -40,17 +41,22 @@ def test_serves_models_and_reports_statistics(server, protocol):
     client.close()
 
 
-def test_config_override_changes_instances_and_batcher(server):
+def test_model_control_loads_settings_checks_and_restores(server):
     client = TritonClient(server.grpc_url, host="local")
-    config = client.model_config("mobilenet_v2")
-    override = {**config, "instance_group": [{"count": 2, "kind": "KIND_CPU"}],
-                "dynamic_batching": {"max_queue_delay_microseconds": 2000}}
-    client.load_model("mobilenet_v2", override)
+    original = client.model_config("mobilenet_v2")
+    control = ModelControl(client)
+    settings = ModelConfig(instances=2, max_batch_size=8, max_queue_delay_ms=2)
+    control.configure("mobilenet_v2", settings)
     loaded = client.model_config("mobilenet_v2")
     assert int(loaded["instance_group"][0]["count"]) == 2
     assert int(loaded["dynamic_batching"]["max_queue_delay_microseconds"]) == 2000
-    client.load_model("mobilenet_v2")  # back to the repository's config
-    assert "dynamic_batching" not in client.model_config("mobilenet_v2")
+    assert [int(s) for s in loaded["dynamic_batching"]["preferred_batch_size"]] == [8]  # auto-completed
+    assert mismatches(loaded, settings) == []
+    assert mismatches(loaded, ModelConfig(instances=1, max_batch_size=8)) != []
+    control.restore()
+    restored = client.model_config("mobilenet_v2")
+    assert "dynamic_batching" not in restored
+    assert restored["instance_group"] == original["instance_group"]
 
 
 def test_metrics_endpoint_is_prometheus(server):

@@ -66,6 +66,11 @@ def mismatches(config: dict[str, Any], settings: ModelConfig) -> list[str]:
     return found
 
 
+def mismatches_config(loaded: dict[str, Any], original: dict[str, Any]) -> bool:
+    """Whether the scheduling part of two configs differs."""
+    return any(loaded.get(key) != original.get(key) for key in _SCHEDULING)
+
+
 @dataclass
 class ModelControl:
     """Loads models with settings and restores them from the repository afterwards."""
@@ -96,7 +101,12 @@ class ModelControl:
             raise self.client.error(f"{model!r} loaded with other settings than asked: {'; '.join(wrong)}")
 
     def restore(self) -> None:
-        """Reload every touched model from its repository config."""
+        """Reload every touched model with the config it had before.
+
+        Loading without a config does not undo an override: Triton skips the reload of a
+        model whose repository files did not change, so the old config is sent back.
+        """
         if self.allowed:
-            for model in self.originals:
-                self.client.load_model(model)
+            for model, config in self.originals.items():
+                if mismatches_config(self.client.model_config(model), config):
+                    self.client.load_model(model, config)

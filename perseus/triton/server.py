@@ -28,6 +28,8 @@ from perseus.triton.install import backend_directory, server_environment, triton
 from perseus.triton.repository import InstanceKind, model_config, write_repository
 
 READY_TIMEOUT_S = 60.0
+# errors a CPU-only machine always logs at start (GUIDE.md: harmless)
+_HARMLESS = ("CudaDriverHelper", "NVML", "DCGM", "dcgm", "GPU metrics", "cuda")
 LOCAL_HOST = "127.0.0.1"
 
 
@@ -172,13 +174,14 @@ class EmbeddedServer:
         raise HostError(f"tritonserver was not ready within {timeout_s:.0f} s: {self.error_line()}", host=self.name)
 
     def error_line(self) -> str:
-        """The server's own most telling log line (its first error, else its last line)."""
+        """The server's own most telling log line: its fatal error, else its first real error."""
         try:
             lines = self.log_path.read_text(errors="replace").splitlines()
         except (OSError, AssertionError):
             return "(no server log)"
-        errors = [line for line in lines if line.startswith("E") or "error" in line.lower()]
-        return (errors or lines or ["(empty server log)"])[0].strip()
+        fatal = [line for line in lines if line.startswith("error:")]
+        errors = [line for line in lines if line.startswith("E") and not any(h in line for h in _HARMLESS)]
+        return (fatal or errors or lines[-1:] or ["(empty server log)"])[0].strip()[:500]
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
