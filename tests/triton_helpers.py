@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 # Tests serve the zoo models at a small input resolution: the same graphs, much less compute.
-TEST_RESOLUTION = 32
+TEST_RESOLUTION = 64
 
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict[str, str] | None = None

@@ -44,17 +44,27 @@ def random_batch(shape: tuple[int, ...], batch_size: int, seed: int = 0) -> np.n
 
 
 class LoadGenerator:
-    """Closed-loop clients of one server; one client object per thread."""
+    """Closed-loop clients of one server.
+
+    Every thread makes its own client (the HTTP client cannot be shared across threads);
+    :attr:`control`, for statistics and model control, belongs to the calling thread.
+    """
 
     def __init__(self, factory: ClientFactory, max_concurrency: int = 4) -> None:
         self.factory = factory
-        self.clients = [factory() for _ in range(max_concurrency)]
+        self.control = factory()
+        self._local = threading.local()
+        self._clients: list[TritonClient] = []
+        self._lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="perseus-load")
 
-    @property
-    def control(self) -> TritonClient:
-        """The client used for statistics and model control."""
-        return self.clients[0]
+    def _thread_client(self) -> TritonClient:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self.factory()
+            with self._lock:
+                self._clients.append(client)
+        return client
 
     def window(self, model: str, batch: np.ndarray, *, concurrency: int = 1, min_time_s: float = 0.5,
                min_requests: int = 3, max_time_s: float = 30.0) -> Window:
@@ -67,7 +77,8 @@ class LoadGenerator:
         counter = [0]
         lock = threading.Lock()
 
-        def worker(client: TritonClient) -> list[float]:
+        def worker() -> list[float]:
+            client = self._thread_client()
             inputs = client.make_inputs(batch)
             latencies = []
             while not done.is_set():
@@ -81,7 +92,7 @@ class LoadGenerator:
                         done.set()
             return latencies
 
-        futures = [self.pool.submit(worker, client) for client in self.clients[:concurrency]]
+        futures = [self.pool.submit(worker) for _ in range(concurrency)]
         latencies = np.concatenate([np.asarray(f.result(), dtype=float) for f in futures])
         wall = time.perf_counter() - start
         server = self.control.statistics(model).minus(before)
@@ -94,7 +105,7 @@ class LoadGenerator:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        for client in self.clients:
+        for client in (*self._clients, self.control):
             client.close()
 
 
@@ -108,22 +119,26 @@ class BackgroundLoad:
     def __init__(self, factory: ClientFactory, model: str, batch: np.ndarray, concurrency: int = 1) -> None:
         self.model = model
         self.batch = batch
-        self.clients = [factory() for _ in range(concurrency)]
+        self.factory = factory
+        self.concurrency = concurrency
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._errors: list[BaseException] = []
 
-    def _run(self, client: TritonClient) -> None:
-        inputs = client.make_inputs(self.batch)
+    def _run(self) -> None:
+        client = self.factory()
         try:
+            inputs = client.make_inputs(self.batch)
             while not self._stop.is_set():
                 client.infer(self.model, inputs)
         except BaseException as exc:  # reported by stop()
             self._errors.append(exc)
+        finally:
+            client.close()
 
     def start(self, settle_s: float = 0.2) -> "BackgroundLoad":
-        for client in self.clients:
-            thread = threading.Thread(target=self._run, args=(client,), daemon=True)
+        for _ in range(self.concurrency):
+            thread = threading.Thread(target=self._run, daemon=True)
             thread.start()
             self._threads.append(thread)
         time.sleep(settle_s)
@@ -133,8 +148,6 @@ class BackgroundLoad:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=60)
-        for client in self.clients:
-            client.close()
         if self._errors:
             raise self._errors[0]
 
