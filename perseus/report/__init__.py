@@ -1,0 +1,1 @@
+"""Tables and files that present results."""
