@@ -68,6 +68,7 @@ class Results:
     finish: list[np.ndarray]
     ok: list[np.ndarray]
     batch: list[np.ndarray]
+    start: list[np.ndarray]
     batches: list[tuple[int, int, int, int, float, float]] = field(default_factory=list)
 
 
@@ -85,6 +86,7 @@ class Engine:
             finish=[np.full(len(a), np.nan) for a in self.arrivals],
             ok=[np.zeros(len(a), dtype=bool) for a in self.arrivals],
             batch=[np.zeros(len(a), dtype=np.int32) for a in self.arrivals],
+            start=[np.full(len(a), np.nan) for a in self.arrivals],
         )
         self.busy = np.zeros(len(hosts))
         self.devices = [self._device(h, profiles[h.host_type]) for h in hosts]
@@ -233,6 +235,7 @@ class Engine:
         self.results.finish[m][ids] = end + q.service.overhead_s
         self.results.ok[m][ids] = True
         self.results.batch[m][ids] = size
+        self.results.start[m][ids] = start
         self.results.batches.append((m, q.host, instance, size, start, end))
         q.finished += size
 
@@ -264,6 +267,7 @@ class Engine:
             finish_s=np.concatenate(r.finish),
             ok=np.concatenate(r.ok),
             batch_size=np.concatenate(r.batch),
+            start_s=np.concatenate(r.start),
         )
 
     def _batches(self) -> BatchTable:

@@ -1,0 +1,123 @@
+"""The shared device: interference as progress rates, processor sharing as its special case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perseus.config.profile import Profile
+from perseus.config.scenario import HostPlacement, ModelConfig
+from perseus.sim import simulate_placement
+from sim_helpers import one_host, poisson, profile
+
+ONE_CORE = {"a": {"a": 2.0, "b": 2.0}, "b": {"a": 2.0, "b": 2.0}}
+
+
+def two_models(a_ms: float, b_ms: float, arrivals_a, arrivals_b, interference=ONE_CORE):
+    prof = profile({"a": {1: a_ms}, "b": {1: b_ms}}, interference=interference)
+    configs = {"a": ModelConfig(), "b": ModelConfig()}
+    return one_host(prof, configs, {"a": np.asarray(arrivals_a, float), "b": np.asarray(arrivals_b, float)})
+
+
+def latencies(trace):
+    req = trace.requests
+    return {m: req.latency_s[req.model == i] for i, m in enumerate(req.models)}
+
+
+def test_two_batches_share_one_core_by_hand():
+    lat = latencies(two_models(10, 10, [0.0], [0.0]))
+    assert lat["a"][0] == pytest.approx(0.020) and lat["b"][0] == pytest.approx(0.020)
+    lat = latencies(two_models(10, 30, [0.0], [0.0]))
+    assert lat["a"][0] == pytest.approx(0.020)   # half speed while both run
+    assert lat["b"][0] == pytest.approx(0.040)   # 10 ms of work at half speed, then 20 ms alone
+    lat = latencies(two_models(10, 10, [0.0], [0.005]))
+    assert lat["a"][0] == pytest.approx(0.015) and lat["b"][0] == pytest.approx(0.015)
+
+
+def test_no_interference_without_a_matrix():
+    lat = latencies(two_models(10, 30, [0.0], [0.0], interference={}))
+    assert lat["a"][0] == pytest.approx(0.010) and lat["b"][0] == pytest.approx(0.030)
+
+
+def processor_sharing(jobs: list[tuple[float, float, int]], queues: int) -> list[float]:
+    """Finish times under egalitarian processor sharing of one server among the head
+    jobs of ``queues`` FIFO queues (one instance per model): an independent computation."""
+    pending = sorted(range(len(jobs)), key=lambda j: jobs[j][0])
+    waiting: list[list[int]] = [[] for _ in range(queues)]
+    running: dict[int, float] = {}
+    finish = [0.0] * len(jobs)
+    now, nxt = 0.0, 0
+    while nxt < len(pending) or running or any(waiting):
+        for q in range(queues):
+            if waiting[q] and not any(jobs[j][2] == q for j in running):
+                j = waiting[q].pop(0)
+                running[j] = jobs[j][1]
+        arrival = jobs[pending[nxt]][0] if nxt < len(pending) else np.inf
+        share = len(running)
+        done_in = min(running.values()) * share if running else np.inf
+        step = min(arrival - now, done_in)
+        for j in running:
+            running[j] -= step / share
+        now += step
+        for j in [j for j, left in running.items() if left <= 1e-12]:
+            finish[j] = now
+            del running[j]
+        if nxt < len(pending) and jobs[pending[nxt]][0] <= now + 1e-15:
+            j = pending[nxt]
+            waiting[jobs[j][2]].append(j)
+            nxt += 1
+    return finish
+
+
+def test_matches_processor_sharing_on_random_arrivals():
+    a, b = poisson(30, 300, 1), poisson(20, 200, 2)
+    trace = two_models(12, 20, a, b)
+    jobs = [(t, 0.012, 0) for t in a] + [(t, 0.020, 1) for t in b]
+    expected = processor_sharing(jobs, 2)
+    req = trace.requests
+    np.testing.assert_allclose(req.finish_s, expected, atol=1e-9)
+
+
+def test_instance_scaling_sets_same_model_slowdown():
+    prof = profile({"a": {1: 10.0}}, scaling={"a": {2: 1.0}})   # two instances: no gain at all
+    trace = one_host(prof, {"a": ModelConfig(instances=2)}, {"a": np.array([0.0, 0.0])})
+    assert np.allclose(trace.requests.latency_s, 0.020)
+    linear = one_host(profile({"a": {1: 10.0}}), {"a": ModelConfig(instances=2)}, {"a": np.array([0.0, 0.0])})
+    assert np.allclose(linear.requests.latency_s, 0.010)
+
+
+@pytest.mark.parametrize("router", ["least_outstanding", "round_robin", "random"])
+def test_router_spreads_over_replicas(router):
+    prof = Profile.model_validate({"models": {"a": {"batch_latency_ms": {1: {"mean": 20.0}}}}})
+    hosts = [HostPlacement(host_type="t", models={"a": ModelConfig()}) for _ in range(3)]
+    arrivals = {"a": poisson(60, 3000, 4)}
+    trace = simulate_placement(hosts, {"t": prof}, arrivals, {"a": router}, 0, (0.0, 100.0))
+    counts = np.bincount(trace.requests.host, minlength=3)
+    assert counts.sum() == 3000 and counts.min() > (800 if router != "least_outstanding" else 100)
+    if router == "round_robin":
+        assert list(trace.requests.host[:6]) == [0, 1, 2, 0, 1, 2]
+    if router == "least_outstanding":
+        assert trace.requests.host[0] == 0   # ties go to the lowest index
+
+
+def test_least_outstanding_avoids_a_slow_replica():
+    slow = Profile.model_validate({"models": {"a": {"batch_latency_ms": {1: {"mean": 40.0}}}}})
+    fast = Profile.model_validate({"models": {"a": {"batch_latency_ms": {1: {"mean": 5.0}}}}})
+    hosts = [HostPlacement(host_type="fast", models={"a": ModelConfig()}),
+             HostPlacement(host_type="slow", models={"a": ModelConfig()})]
+    arrivals = {"a": poisson(40, 2000, 5)}
+    trace = simulate_placement(hosts, {"slow": slow, "fast": fast}, arrivals, {"a": "least_outstanding"}, 0,
+                               (0.0, 60.0))
+    counts = np.bincount(trace.requests.host, minlength=2)
+    assert counts[0] > 3 * counts[1] > 0   # the slow one only while the fast one is busy
+
+
+def test_same_seed_same_numbers_bit_for_bit():
+    prof = profile({"a": {1: 8.0, 8: 40.0}, "b": {1: 3.0, 8: 15.0}}, kind="exponential", interference=ONE_CORE)
+    configs = {"a": ModelConfig(max_batch_size=8, max_queue_delay_ms=5), "b": ModelConfig(instances=2)}
+    arrivals = {"a": poisson(50, 2000, 1), "b": poisson(80, 3000, 2)}
+    first = one_host(prof, configs, arrivals, seed=9).requests
+    second = one_host(prof, configs, arrivals, seed=9).requests
+    assert first.finish_s.tobytes() == second.finish_s.tobytes()
+    other = one_host(prof, configs, arrivals, seed=10).requests
+    assert first.finish_s.tobytes() != other.finish_s.tobytes()
