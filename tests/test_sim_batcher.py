@@ -75,7 +75,7 @@ def test_preferred_size_is_used_whenever_it_can_be_formed(case):
     starts, index = np.unique(req.start_s, return_inverse=True)
     for b, start in enumerate(starts):
         size = int(np.sum(index == b))
-        queued = int(np.sum((req.arrival_s <= start + 1e-12) & (req.start_s >= start - 1e-12)))
+        queued = int(np.sum((req.arrival_s <= start) & (req.start_s >= start)))
         formable = [p for p in config.preferred_sizes if p <= queued]
         if formable and size < config.max_batch_size:
             assert size >= max(formable)

@@ -93,7 +93,11 @@ class SharedDevice:
 
     def next_finish(self) -> tuple[float, RunningBatch] | None:
         """Time from now until the first running batch ends, and that batch."""
-        if not self.running:
+        first, soonest = None, float("inf")
+        for batch in self.running:
+            left = batch.remaining / batch.rate
+            if left < soonest:
+                first, soonest = batch, left
+        if first is None:
             return None
-        first = min(self.running, key=lambda b: b.remaining / b.rate)
-        return max(first.remaining / first.rate, 0.0), first
+        return max(soonest, 0.0), first

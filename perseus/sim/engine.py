@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import simpy
@@ -53,23 +52,26 @@ class ModelQueue:
     finished: int = 0
     wake_at: float = float("inf")
     wake_token: int = 0
+    index: int = 0                 # position in the engine's queue list
 
     def arrived(self, now: float) -> int:
         if self.eager:
             return self.count
-        return int(np.searchsorted(self.times, now, side="right"))
+        return int(self.times.searchsorted(now, "right"))
 
 
 @dataclass
 class Results:
-    """Per-model request outcome arrays, filled as batches end."""
+    """Per-model request outcome arrays; batches are logged as they end and expanded to
+    their requests once, at the end of the run."""
 
     host: list[np.ndarray]
     finish: list[np.ndarray]
     ok: list[np.ndarray]
     batch: list[np.ndarray]
     start: list[np.ndarray]
-    batches: list[tuple[int, int, int, int, float, float]] = field(default_factory=list)
+    batches: list[tuple[int, int, int, int, float, float]] = field(default_factory=list)  # queue, instance,
+    #                                                                    first position, size, start, end
 
 
 class Engine:
@@ -91,6 +93,7 @@ class Engine:
         self.busy = np.zeros(len(hosts))
         self.devices = [self._device(h, profiles[h.host_type]) for h in hosts]
         self.queues: dict[tuple[int, int], ModelQueue] = {}
+        self.queue_list: list[ModelQueue] = []
         self.replicas: dict[int, list[ModelQueue]] = {}
         for h, host in enumerate(hosts):
             for name, config in host.models.items():
@@ -101,6 +104,8 @@ class Engine:
                 queue = ModelQueue(m, h, policy, service, np.empty(0), np.empty(0, dtype=np.int64), False,
                                    config.max_queue_size, list(range(config.instances)))
                 self.queues[(h, m)] = queue
+                queue.index = len(self.queue_list)
+                self.queue_list.append(queue)
                 self.replicas.setdefault(m, []).append(queue)
         for m, name in enumerate(self.models):
             self._route(m, routers.get(name, "least_outstanding"), model_stream(seed, name, 2))
@@ -121,7 +126,7 @@ class Engine:
             for q in replicas:
                 q.eager, q.times, q.ids = True, np.empty(len(times)), np.empty(len(times), dtype=np.int64)
             if len(times):
-                self._at(times[0], partial(self._arrive, m, 0, kind, rng))
+                self._at(times[0], self._arrive, (m, 0, kind, rng))
             return
         for r, q in enumerate(replicas):
             q.ids = np.flatnonzero(assignment == r)
@@ -130,8 +135,9 @@ class Engine:
             if q.count:
                 self._wake(q, q.times[0])
 
-    def _arrive(self, m: int, i: int, kind: RouterKind, rng: np.random.Generator, _event: object = None) -> None:
+    def _arrive(self, event: simpy.Event) -> None:
         """One request that needs a decision on arrival: route it, then admit or reject it."""
+        m, i, kind, rng = event.value
         now = self.env.now
         replicas = self.replicas[m]
         if len(replicas) == 1:
@@ -143,6 +149,7 @@ class Engine:
         self.results.host[m][i] = q.host
         if q.max_queue is not None and q.count - q.head >= q.max_queue:
             self.results.finish[m][i] = now  # rejected at once (UNAVAILABLE)
+            q.finished += 1
         else:
             q.times[q.count] = now
             q.ids[q.count] = i
@@ -150,11 +157,11 @@ class Engine:
             if q.idle:
                 self._dispatch(q)
         if i + 1 < len(self.arrivals[m]):
-            self._at(self.arrivals[m][i + 1], partial(self._arrive, m, i + 1, kind, rng))
+            self._at(self.arrivals[m][i + 1], self._arrive, (m, i + 1, kind, rng))
 
     # --- the batcher ----------------------------------------------------------------------
 
-    def _dispatch(self, q: ModelQueue, _event: object = None) -> None:
+    def _dispatch(self, q: ModelQueue) -> None:
         """Start batches on idle instances while the batcher's rules allow."""
         now = self.env.now
         while q.idle:
@@ -177,16 +184,18 @@ class Engine:
             return
         q.wake_at = at
         q.wake_token += 1
-        self._at(at, partial(self._on_wake, q, q.wake_token))
+        self._at(at, self._on_wake, (q, q.wake_token))
 
-    def _on_wake(self, q: ModelQueue, token: int, _event: object) -> None:
+    def _on_wake(self, event: simpy.Event) -> None:
+        q, token = event.value
         if token != q.wake_token:
             return
         q.wake_at = float("inf")
         self._dispatch(q)
 
-    def _at(self, when: float, callback: object) -> None:
-        event = self.env.timeout(max(when - self.env.now, 0.0))
+    def _at(self, when: float, callback: object, value: object) -> None:
+        delay = when - self.env.now
+        event = self.env.timeout(delay if delay > 0.0 else 0.0, value)
         event.callbacks.append(callback)
 
     # --- the shared device ------------------------------------------------------------------
@@ -207,9 +216,10 @@ class Engine:
         device.token += 1
         upcoming = device.next_finish()
         if upcoming is not None:
-            self._at(self.env.now + upcoming[0], partial(self._on_finish, h, device.token))
+            self._at(self.env.now + upcoming[0], self._on_finish, (h, device.token))
 
-    def _on_finish(self, h: int, token: int, _event: object) -> None:
+    def _on_finish(self, event: simpy.Event) -> None:
+        h, token = event.value
         device = self.devices[h]
         if token != device.token:
             return
@@ -222,22 +232,13 @@ class Engine:
         if not device.running:
             self._add_busy(h, device.busy_since or 0.0, now)
         self._reschedule(h, device)
+        log = self.results.batches
         for batch in done:
             q, instance, first, size, start = batch.payload  # type: ignore[misc]
-            self._record(q, instance, first, size, start, now)
+            log.append((q.index, instance, first, size, start, now))
+            q.finished += size
             q.idle.append(instance)
             self._dispatch(q)
-
-    def _record(self, q: ModelQueue, instance: int, first: int, size: int, start: float, end: float) -> None:
-        ids = q.ids[first:first + size]
-        m = q.model
-        self.results.host[m][ids] = q.host
-        self.results.finish[m][ids] = end + q.service.overhead_s
-        self.results.ok[m][ids] = True
-        self.results.batch[m][ids] = size
-        self.results.start[m][ids] = start
-        self.results.batches.append((m, q.host, instance, size, start, end))
-        q.finished += size
 
     def _add_busy(self, h: int, start: float, end: float) -> None:
         lo, hi = max(start, self.window[0]), min(end, self.window[1])
@@ -255,7 +256,24 @@ class Engine:
         for h, device in enumerate(self.devices):
             if device.running:
                 self._add_busy(h, device.busy_since or 0.0, end)
-        return SimTrace(self._requests(), self._batches(), self.busy.copy(), end)
+        log = np.array(self.results.batches, dtype=float).reshape(-1, 6)
+        self._expand(log)
+        return SimTrace(self._requests(), self._batches(log), self.busy.copy(), end)
+
+    def _expand(self, log: np.ndarray) -> None:
+        """Give every request the outcome of the batch it ran in (once, vectorised)."""
+        r = self.results
+        for q in self.queue_list:
+            rows = log[log[:, 0] == q.index]
+            rows = rows[np.argsort(rows[:, 2], kind="stable")]
+            sizes = rows[:, 3].astype(np.int64)
+            ids = q.ids[: int(sizes.sum())]
+            m = q.model
+            r.host[m][ids] = q.host
+            r.finish[m][ids] = np.repeat(rows[:, 5] + q.service.overhead_s, sizes)
+            r.start[m][ids] = np.repeat(rows[:, 4], sizes)
+            r.batch[m][ids] = np.repeat(sizes, sizes)
+            r.ok[m][ids] = True
 
     def _requests(self) -> RequestTable:
         r = self.results
@@ -270,11 +288,14 @@ class Engine:
             start_s=np.concatenate(r.start),
         )
 
-    def _batches(self) -> BatchTable:
-        rows = np.array(self.results.batches, dtype=float).reshape(-1, 6)
-        return BatchTable(model=rows[:, 0].astype(np.int32), host=rows[:, 1].astype(np.int32),
-                          instance=rows[:, 2].astype(np.int32), size=rows[:, 3].astype(np.int32),
-                          start_s=rows[:, 4], end_s=rows[:, 5])
+    def _batches(self, log: np.ndarray) -> BatchTable:
+        queue = log[:, 0].astype(np.int64)
+        model = np.array([q.model for q in self.queue_list], dtype=np.int32)
+        host = np.array([q.host for q in self.queue_list], dtype=np.int32)
+        return BatchTable(model=model[queue] if len(queue) else np.empty(0, np.int32),
+                          host=host[queue] if len(queue) else np.empty(0, np.int32),
+                          instance=log[:, 1].astype(np.int32), size=log[:, 3].astype(np.int32),
+                          start_s=log[:, 4], end_s=log[:, 5])
 
 
 def static_pick(kind: RouterKind, i: int, replicas: int, rng: np.random.Generator) -> int:

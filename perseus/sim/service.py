@@ -19,12 +19,15 @@ device. Assumption: overhead is a constant per request.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 
 from perseus.config.profile import LatencyStats, ModelProfile
 
 _CHUNK = 4096
 _KNOTS = np.array([0.0, 0.5, 0.95, 0.99, 1.0])
+_KNOTS_LIST = _KNOTS.tolist()
 
 
 class ServiceTime:
@@ -57,7 +60,7 @@ class ServiceTime:
             from scipy.special import ndtri
 
             return float(mean * np.exp(mu + sigma * ndtri(min(max(u, 1e-12), 1 - 1e-12))))
-        return float(mean * np.interp(u, _KNOTS, shape))
+        return float(mean * _interp_knots(u, shape))
 
     def _next_uniform(self) -> float:
         if self._used == len(self._uniform):
@@ -66,6 +69,15 @@ class ServiceTime:
         value = self._uniform[self._used]
         self._used += 1
         return float(value)
+
+
+def _interp_knots(u: float, values: np.ndarray) -> float:
+    """``np.interp(u, _KNOTS, values)`` for one point, without numpy's per-call cost."""
+    i = bisect.bisect_right(_KNOTS_LIST, u) - 1
+    if i >= len(_KNOTS_LIST) - 1:
+        return float(values[-1])
+    lo, hi = _KNOTS_LIST[i], _KNOTS_LIST[i + 1]
+    return float(values[i] + (values[i + 1] - values[i]) * (u - lo) / (hi - lo))
 
 
 def _nearest(sizes: list[int], k: int) -> int:
