@@ -27,7 +27,7 @@ import numpy as np
 from perseus.config.profile import Profile
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
 class RunningBatch:
     model: int
     remaining: float          # solo seconds of work left

@@ -225,10 +225,13 @@ class Engine:
             return
         now = self.env.now
         device.advance(now)
-        done = [b for b in device.running if b.remaining <= FINISH_EPSILON_S * max(1.0, b.rate)]
-        if not done:
-            done = [min(device.running, key=lambda b: b.remaining / b.rate)]
-        device.running = [b for b in device.running if b not in done]
+        done, still = [], []
+        for batch in device.running:
+            (done if batch.remaining <= FINISH_EPSILON_S else still).append(batch)
+        if not done:  # float rounding left a sliver of work: the batch the event was for ends now
+            first = device.next_finish()[1]  # type: ignore[index]
+            done, still = [first], [b for b in still if b is not first]
+        device.running = still
         if not device.running:
             self._add_busy(h, device.busy_since or 0.0, now)
         self._reschedule(h, device)
