@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 
 from perseus.cli.profile import _models
-from perseus.triton.hosts import DEFAULT_PORTS, server_cores
+from perseus.triton.cores import server_cores
+from perseus.triton.hosts import DEFAULT_PORTS
 from perseus.triton.server import EmbeddedServer, Ports
 
 console = Console(stderr=True)

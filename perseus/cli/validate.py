@@ -1,15 +1,118 @@
-"""``perseus validate``."""
+"""``perseus validate``: replay a scenario on live Triton hosts and measure the simulator's error."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
-from perseus.errors import InputError
+from perseus.config.hosts import load_inventory
+from perseus.config.scenario import load_scenario
+from perseus.errors import HostError
+from perseus.validate.compare import worst_p99_error
+from perseus.validate.run import run, write_outputs
+
+console = Console()
+err = Console(stderr=True)
 
 
-def validate_command() -> None:
+def validate_command(
+    scenario: Path = typer.Argument(..., help="Scenario YAML (see scenarios/)."),
+    hosts: Optional[Path] = typer.Option(None, "--hosts", help="hosts.yaml; without it every host of a placement is an embedded local host on its own core."),
+    placement: Optional[str] = typer.Option(None, "--placement", help="Validate only this placement."),
+    duration: Optional[float] = typer.Option(None, "--duration", min=0.001, help="Seconds of trace to replay (default: the scenario's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the scenario's)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write measured, simulated and error here; the requests go beside it as .requests.csv."),
+    fail_above: Optional[float] = typer.Option(None, "--fail-above", min=0, help="Exit 1 when any p99 error exceeds this many percent."),
+) -> None:
     """Replay a scenario's trace on live Triton hosts and compare with the simulation."""
-    raise InputError("`perseus validate` is not implemented yet")
+    loaded = load_scenario(scenario)
+    inventory = load_inventory(hosts) if hosts else None
+    csv_path = (json_out.with_suffix(".requests.csv") if json_out else
+                Path(f"{loaded.scenario.name}-validate.requests.csv"))
+    with Progress(TextColumn("[bold]replaying {task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(name: str, sent: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=sent)
+
+        outcome = run(loaded, inventory, placement=placement, seed=seed, duration_s=duration, progress=progress,
+                      warn=lambda text: err.print(f"[yellow]warning:[/] {text}"))
+    if outcome.logs:
+        write_outputs(outcome, json_out, csv_path)
+        err.print(f"requests: {csv_path}" + (f", results: {json_out}" if json_out else ""))
+    for name, result in outcome.results["placements"].items():
+        console.print(error_table(name, result))
+        console.print(diagnosis_table(result))
+        if result["load_generator_limited"]:
+            err.print(f"[yellow]warning:[/] requests left up to {result['lateness_ms_p99']:.2f} ms late (p99): "
+                      "the load generator, not the server, limited this run")
+    if outcome.failure is not None:
+        raise outcome.failure
+    worst = worst_p99_error(outcome.results["placements"])
+    if fail_above is not None and worst * 100 > fail_above:
+        raise HostError(f"p99 error {worst:.1%} is above --fail-above {fail_above:g}%", host="validate")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:+.1f}%"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def error_table(name: str, result: dict[str, Any]) -> Table:
+    """Measured against simulated latency and throughput per model, with the errors."""
+    table = Table(title=f"placement {name}: measured / simulated (error); send lateness p99 "
+                        f"{_ms(result['lateness_ms_p99'])} ms, failed requests {result['failed_requests']}")
+    for column in ("model", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s", "SLA viol."):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for model, entry in result["models"].items():
+        m, s, e = entry["measured"], entry["simulated"], entry["error"]
+
+        def cell(key: str) -> str:
+            return f"{_ms(m['latency_ms'][key])} / {_ms(s['latency_ms'][key])} ({_pct(e[key])})"
+
+        table.add_row(model, f"{m['requests']} / {s['requests']}", cell("p50"), cell("p95"), cell("p99"),
+                      f"{m['throughput_rps']:.2f} / {s['throughput_rps']:.2f} ({_pct(e['throughput'])})",
+                      f"{100 * m['sla_violation_rate']:.2f}% / {100 * s['sla_violation_rate']:.2f}%")
+    return table
+
+
+def diagnosis_table(result: dict[str, Any]) -> Table:
+    """Where a large error comes from: batch sizes and utilisation, measured against simulated."""
+    table = Table(title="batch sizes (size:batches), batch compute (size:ms) and host utilisation")
+    table.add_column("model")
+    table.add_column("measured", justify="right")
+    table.add_column("simulated / profile", justify="right")
+    for model, entry in result["models"].items():
+        hist, times = entry["batch_sizes"], entry["batch_ms"]
+        table.add_row(model, _histogram(hist["measured"]), _histogram(hist["simulated"]))
+        table.add_row("  batch ms", _times(times["measured"]), _times(times["profile"]))
+    util = result["host_utilization"]
+    table.add_row("host utilisation", " ".join(f"{u:.0%}" for u in util["measured"]),
+                  " ".join(f"{u:.0%}" for u in util["simulated"]))
+    return table
+
+
+def _times(times: dict[int, float] | None) -> str:
+    if not times:
+        return "-"
+    return " ".join(f"{size}:{ms:.1f}" for size, ms in sorted(times.items()))
+
+
+def _histogram(hist: dict[int, int] | None) -> str:
+    if not hist:
+        return "-"
+    return " ".join(f"{size}:{count}" for size, count in sorted(hist.items()))
 
 
 def register(app: typer.Typer) -> None:

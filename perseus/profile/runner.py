@@ -12,8 +12,7 @@ import os
 import platform
 import shlex
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,7 @@ from perseus.profile.rawtable import RawTable, window_row
 from perseus.profile.stability import is_stable
 from perseus.profile.summary import interference_matrix, model_profiles
 from perseus.triton.client import TritonClient
+from perseus.triton.cores import pinned_away_from
 from perseus.triton.control import ModelControl
 
 Progress = Callable[[Point, int, int], None]  # point, index, total
@@ -70,22 +70,6 @@ def hardware_of_this_machine(cores: int) -> Hardware:
     except OSError:
         pass
     return Hardware(kind="cpu", name=name, cores=cores)
-
-
-@contextmanager
-def pinned_away_from(cores: list[int] | None) -> Iterator[None]:
-    """Run the load generator on the cores the server does not use."""
-    if not cores:
-        yield
-        return
-    before = os.sched_getaffinity(0)
-    others = before - set(cores)
-    if others:
-        os.sched_setaffinity(0, others)
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple[int, ...],

@@ -6,7 +6,6 @@ default ports is used); a remote host must answer within the connect timeout.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,18 +15,10 @@ from perseus.config.profile import Hardware
 from perseus.config.scenario import ModelConfig
 from perseus.profile.runner import Target, hardware_of_this_machine
 from perseus.triton.client import TritonClient
+from perseus.triton.cores import server_cores
 from perseus.triton.server import LOCAL_HOST, EmbeddedServer, Ports
 
 DEFAULT_PORTS = Ports(http=8000, grpc=8001, metrics=8002)
-
-
-def server_cores(count: int, offset: int = 0) -> list[int]:
-    """``count`` cores for a server, leaving at least one core for the load generator."""
-    available = sorted(os.sched_getaffinity(0))
-    if len(available) < 2:
-        return available
-    chosen = available[offset: offset + count]
-    return chosen if len(chosen) == count and len(available) > offset + count else available[:-1][:count]
 
 
 def running_embedded(models: list[str]) -> TritonClient | None:

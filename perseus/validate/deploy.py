@@ -22,8 +22,13 @@ from perseus.config.scenario import HostPlacement
 from perseus.errors import InputError
 from perseus.triton.client import TritonClient
 from perseus.triton.control import ModelControl
+from perseus.triton.cores import pinned_away_from
 from perseus.triton.server import EmbeddedServer
 from perseus.validate.replay import Endpoint
+
+
+class DoesNotFit(InputError):
+    """The placement needs more embedded hosts than this machine has cores for."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ def core_plan(assignments: list[Assignment]) -> dict[int, list[int]]:
     embedded = [a for a in assignments if a.host.embedded]
     needed = sum(a.host.cores for a in embedded)
     if embedded and needed + 1 > len(available):
-        raise InputError(
+        raise DoesNotFit(
             f"this placement needs {len(embedded)} embedded host(s) on {needed} core(s) plus one core for the "
             f"load generator, and this machine gives {len(available)}: validate it on remote hosts (--hosts) "
             "or choose a placement with fewer hosts (--placement)", field="placement")
@@ -78,6 +83,7 @@ def deploy(placement_name: str, hosts: list[HostPlacement], inventory: dict[str,
     cores = core_plan(assignments)
     with ExitStack() as stack:
         endpoints = [_bring_up(a, cores.get(a.index), stack, warn) for a in assignments]
+        stack.enter_context(pinned_away_from([core for used in cores.values() for core in used]))
         yield endpoints
 
 

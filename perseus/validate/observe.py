@@ -29,6 +29,18 @@ class ServerView:
                         histogram[size] = histogram.get(size, 0) + count
         return dict(sorted(histogram.items()))
 
+    def batch_ms(self, model: str) -> dict[int, float]:
+        """Mean server compute time of ``model``'s batches by size, in ms, over all hosts."""
+        totals: dict[int, list[int]] = {}
+        for host in self.stats:
+            if model in host:
+                for size, (count, ns) in host[model].batches.items():
+                    if count:
+                        total = totals.setdefault(size, [0, 0])
+                        total[0] += count
+                        total[1] += ns
+        return {size: ns / count / 1e6 for size, (count, ns) in sorted(totals.items())}
+
     def compute_s(self, host: int) -> float:
         """Compute time summed over every batch that ran on ``host``, in seconds."""
         return sum(ns for stats in self.stats[host].values() for _, ns in stats.batches.values()) / 1e9

@@ -1,0 +1,172 @@
+"""``perseus validate`` as a library call: deploy, replay, simulate the same trace, compare.
+
+Per placement: the placement is put on live hosts (:mod:`perseus.validate.deploy`), the
+scenario's arrivals for the seed - the very ones ``simulate`` draws - are replayed open
+loop, every request is kept, and the same placement, seed, duration and warm-up are
+simulated. Both runs are summarised by the same code (:mod:`perseus.metrics`), so the
+error is the model's, not the bookkeeping's. Measured host utilisation is the servers'
+summed batch compute time over the run, a lower bound where batches overlap.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from perseus.config.hosts import Host
+from perseus.config.loading import write_atomic
+from perseus.config.scenario import LoadedScenario
+from perseus.errors import HostError, InputError, PerseusError
+from perseus.metrics import Window, placement_summary
+from perseus.simulation import placements_to_run, simulate_one, window_of
+from perseus.sim.trace import SimTrace
+from perseus.validate.compare import model_error, simulated_histogram
+from perseus.validate.deploy import DoesNotFit, deploy
+from perseus.validate.observe import ServerView, difference, snapshot
+from perseus.validate.replay import LiveRouter, ReplayLog, merge_arrivals, replay
+from perseus.workload import scenario_arrivals
+
+LATENESS_LIMIT_MS = 1.0
+
+
+@dataclass
+class Outcome:
+    """Everything one validate run produced."""
+
+    results: dict[str, Any]
+    logs: dict[str, ReplayLog] = field(default_factory=dict)
+    host_names: dict[str, list[str]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    failure: PerseusError | None = None
+
+
+def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement: str | None, seed: int | None,
+        duration_s: float | None, progress: Callable[[str, int, int], None], warn: Callable[[str], None]) -> Outcome:
+    scenario = loaded.scenario
+    seed = scenario.seed if seed is None else seed
+    window = window_of(loaded, duration_s)
+    arrivals = scenario_arrivals(loaded, seed, window.end_s)
+    outcome = Outcome({"scenario": scenario.name, "seed": seed, "duration_s": window.end_s,
+                       "warmup_s": window.start_s, "placements": {}})
+    for name in placements_to_run(loaded, placement):
+        try:
+            _validate_placement(loaded, inventory, name, arrivals, seed, window, outcome, progress, warn)
+        except DoesNotFit as exc:
+            if placement is not None:
+                outcome.failure = exc
+                break
+            outcome.skipped[name] = str(exc)
+            warn(f"placement {name!r} skipped: {exc}")
+        except PerseusError as exc:
+            outcome.failure = exc
+            break
+    if not outcome.results["placements"] and outcome.failure is None:
+        outcome.failure = InputError("no placement of this scenario fits this machine: "
+                                     + "; ".join(f"{n}: {why}" for n, why in outcome.skipped.items()),
+                                     field="placement")
+    return outcome
+
+
+def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | None, name: str,
+                        arrivals: dict[str, np.ndarray], seed: int, window: Window, outcome: Outcome,
+                        progress: Callable[[str, int, int], None], warn: Callable[[str], None]) -> None:
+    scenario = loaded.scenario
+    hosts = scenario.placements[name]
+    models, index, times = merge_arrivals(arrivals)
+    log = ReplayLog(models, index, times)
+    with deploy(name, hosts, inventory, warn) as endpoints:
+        replicas = {m: [h for h, e in enumerate(endpoints) if model in e.shapes] for m, model in enumerate(models)}
+        router = LiveRouter(replicas, {m: scenario.router_for(model) for m, model in enumerate(models)}, seed)
+        before = snapshot(endpoints)
+        outcome.logs[name] = log
+        outcome.host_names[name] = [e.name for e in endpoints]
+        replay(endpoints, log, router, lambda sent: progress(name, sent, len(times)))
+        failed = log.failures_by_host([e.name for e in endpoints])
+        view = None if failed else difference(snapshot(endpoints), before)
+    simulated = simulate_one(loaded, name, arrivals, seed, window)
+    outcome.results["placements"][name] = compare_placement(loaded, name, log, view, simulated, window)
+    if failed:
+        host, count = next(iter(failed.items()))
+        first = next(iter(log.errors.values()))
+        raise HostError(f"{count} request(s) failed during the replay of placement {name!r} (first: {first})",
+                        host=host)
+
+
+def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: ServerView | None,
+                      simulated: SimTrace, window: Window) -> dict[str, Any]:
+    scenario = loaded.scenario
+    prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
+    hosts = scenario.placements[name]
+    span = float(np.nanmax(log.finish_s)) if np.isfinite(log.finish_s).any() else window.end_s
+    busy = np.array([view.compute_s(h) / span * window.length_s for h in range(len(hosts))]) if view else \
+        np.full(len(hosts), np.nan)
+    measured_trace = SimTrace(log.request_table(), None, busy, span)
+    measured = placement_summary(measured_trace, scenario, name, window, prices)
+    predicted = placement_summary(simulated, scenario, name, window, prices)
+    lateness = log.lateness_ms[np.isfinite(log.lateness_ms)]
+    p99_late = float(np.percentile(lateness, 99)) if len(lateness) else None
+    models = {}
+    for model in scenario.models:
+        m, s = measured["models"][model], predicted["models"][model]
+        models[model] = {
+            "measured": m, "simulated": s, "error": model_error(m, s),
+            "batch_sizes": {"measured": view.batch_histogram(model) if view else None,
+                            "simulated": simulated_histogram(simulated, model)},
+            "batch_ms": {"measured": view.batch_ms(model) if view else None,
+                         "profile": profile_batch_ms(loaded, name, model)},
+        }
+    return {
+        "hosts": len(hosts), "cost_per_hour": measured["cost_per_hour"],
+        "meets_sla": {"measured": measured["meets_sla"], "simulated": predicted["meets_sla"]},
+        "host_utilization": {"measured": measured["host_utilization"], "simulated": predicted["host_utilization"]},
+        "lateness_ms_p99": p99_late,
+        "load_generator_limited": bool(p99_late is not None and p99_late > LATENESS_LIMIT_MS),
+        "failed_requests": int(np.sum(~log.ok)),
+        "models": models,
+    }
+
+
+def profile_batch_ms(loaded: LoadedScenario, placement: str, model: str) -> dict[int, float]:
+    """The profile's solo batch times of ``model`` on the first host type that serves it."""
+    host = next(h for h in loaded.scenario.placements[placement] if model in h.models)
+    curve = loaded.profiles[host.host_type].models[model].batch_latency_ms
+    return {size: stats.mean for size, stats in sorted(curve.items())}
+
+
+def requests_csv(outcome: Outcome) -> str:
+    """Every replayed request: placement, model, host, scheduled and sent time, latency, ok, error."""
+    frames = []
+    for name, log in outcome.logs.items():
+        names = outcome.host_names[name]
+        frames.append(pd.DataFrame({
+            "placement": name,
+            "model": [log.models[m] for m in log.model],
+            "host": [names[h] if h >= 0 else "" for h in log.host],
+            "scheduled_s": log.scheduled_s, "sent_s": log.sent_s,
+            "latency_ms": (log.finish_s - log.sent_s) * 1e3,
+            "ok": log.ok,
+            "error": [log.errors.get(i, "") for i in range(len(log.model))],
+        }))
+    buffer = io.StringIO()
+    (pd.concat(frames) if frames else pd.DataFrame()).to_csv(buffer, index=False, float_format="%.6f")
+    return buffer.getvalue()
+
+
+def write_outputs(outcome: Outcome, json_path: Path | None, csv_path: Path) -> None:
+    import json
+
+    write_atomic(csv_path, requests_csv(outcome))
+    if json_path is not None:
+        write_atomic(json_path, json.dumps(outcome.results, indent=2, default=_plain))
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    raise TypeError(type(value))
