@@ -31,7 +31,7 @@ def validate_command(
 ) -> None:
     """Replay a scenario's trace on live Triton hosts and compare with the simulation."""
     loaded = load_scenario(scenario)
-    inventory = load_inventory(hosts) if hosts else None
+    inventory = load_inventory(hosts, builtin=False) if hosts else None
     csv_path = (json_out.with_suffix(".requests.csv") if json_out else
                 Path(f"{loaded.scenario.name}-validate.requests.csv"))
     with Progress(TextColumn("[bold]replaying {task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -79,9 +79,10 @@ def expand_env(value: str, *, file: str | Path, field: str) -> str:
     return _VAR.sub(lookup, value)
 
 
-def load_inventory(path: str | Path | None) -> dict[str, Host]:
-    """All known hosts: ``local`` plus those of ``path`` (which may redefine ``local``)."""
-    hosts = {LOCAL: builtin_local()}
+def load_inventory(path: str | Path | None, builtin: bool = True) -> dict[str, Host]:
+    """The hosts of ``path``, plus the built-in ``local`` (which the file may redefine)
+    unless ``builtin`` is False."""
+    hosts = {LOCAL: builtin_local()} if builtin else {}
     if path is None:
         return hosts
     data = read_yaml(path)

@@ -13,13 +13,13 @@ restored afterwards, also on error and on Ctrl-C.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from perseus.config.hosts import Host, builtin_local
 from perseus.config.scenario import HostPlacement
-from perseus.errors import InputError
+from perseus.errors import HostError, InputError
 from perseus.triton.client import TritonClient
 from perseus.triton.control import ModelControl
 from perseus.triton.cores import pinned_away_from
@@ -77,7 +77,7 @@ def core_plan(assignments: list[Assignment]) -> dict[int, list[int]]:
 
 @contextmanager
 def deploy(placement_name: str, hosts: list[HostPlacement], inventory: dict[str, Host] | None,
-           warn=lambda text: None) -> Iterator[list[Endpoint]]:
+           warn: Callable[[str], None] = lambda text: None) -> Iterator[list[Endpoint]]:
     """Live endpoints serving the placement; everything is stopped or restored on exit."""
     assignments = assign(placement_name, hosts, inventory)
     cores = core_plan(assignments)
@@ -87,7 +87,15 @@ def deploy(placement_name: str, hosts: list[HostPlacement], inventory: dict[str,
         yield endpoints
 
 
-def _bring_up(a: Assignment, cores: list[int] | None, stack: ExitStack, warn) -> Endpoint:
+def _restore(control: ModelControl, warn: Callable[[str], None]) -> None:
+    """Put a remote host's models back as they were; a host that died cannot be, and says so."""
+    try:
+        control.restore()
+    except HostError as exc:
+        warn(f"could not restore the models of {control.client.host}: {exc}")
+
+
+def _bring_up(a: Assignment, cores: list[int] | None, stack: ExitStack, warn: Callable[[str], None]) -> Endpoint:
     models = list(a.placement.models)
     if a.host.embedded:
         server = EmbeddedServer(models, settings=dict(a.placement.models), cores=cores, name=a.name,
@@ -110,7 +118,7 @@ def _bring_up(a: Assignment, cores: list[int] | None, stack: ExitStack, warn) ->
                          f"there (it serves: {', '.join(served) or 'nothing'})", field=f"host_type {a.placement.host_type}")
     control = ModelControl(client, warn)
     if not a.host.embedded:
-        stack.callback(control.restore)
+        stack.callback(_restore, control, warn)
     for model, settings in a.placement.models.items():
         control.configure(model, settings)
     shapes = {m: tuple(int(d) for d in client.model_config(m)["input"][0]["dims"]) for m in models}

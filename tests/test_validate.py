@@ -1,0 +1,103 @@
+"""``perseus validate`` against real embedded tritonservers: a short run, and its faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from perseus.config.scenario import ModelConfig
+from perseus.triton.server import EmbeddedServer
+from triton_helpers import hosts_file, run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = str(ROOT / "profiles/local-cpu.yaml")
+
+
+def scenario(tmp_path: Path, duration: float = 30, rps: float = 25, models: tuple[str, ...] = ("mobilenet_v2",),
+             placements: dict | None = None) -> Path:
+    data = {
+        "name": "short", "duration_s": duration, "warmup_s": 5, "seed": 3,
+        "host_types": {"cpu-small": {"profile": PROFILE, "price_per_hour": 0.05}},
+        "models": {m: {"sla": {"latency_ms": 100, "percentile": 99}, "workload": {"kind": "poisson", "rps": rps}}
+                   for m in models},
+        "placements": placements or {"one": [{"host_type": "cpu-small", "models": {
+            m: {"max_batch_size": 8, "max_queue_delay_ms": 2} for m in models}}]},
+    }
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_short_validate_on_the_embedded_host(tmp_path):
+    out = tmp_path / "result.json"
+    result = run_cli("validate", str(scenario(tmp_path)), "--json", str(out), "--fail-above", "95")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(out.read_text())
+    entry = data["placements"]["one"]["models"]["mobilenet_v2"]
+    measured, simulated, error = entry["measured"], entry["simulated"], entry["error"]
+    assert measured["requests"] == simulated["requests"] > 500       # the identical trace
+    assert measured["completed"] == measured["requests"]
+    assert abs(error["throughput"]) < 0.02
+    for key in ("p50", "p95", "p99"):
+        assert abs(error[key]) < 0.9, error                           # loose: CI machines are noisy
+    assert sum(entry["batch_sizes"]["measured"].values()) > 0
+    requests = pd.read_csv(out.with_suffix(".requests.csv"))
+    assert len(requests) == sum(1 for _ in requests.itertuples()) and requests["ok"].all()
+    assert set(requests.columns) >= {"model", "sent_s", "latency_ms", "ok"}
+    assert "placement one" in result.stdout
+
+
+def test_fail_above_makes_the_exit_status_1(tmp_path):
+    result = run_cli("validate", str(scenario(tmp_path, duration=12)), "--fail-above", "0")
+    assert result.returncode == 1 and "--fail-above" in result.stderr
+
+
+def test_host_killed_mid_replay(tmp_path):
+    settings = {"mobilenet_v2": ModelConfig(max_batch_size=8)}
+    server = EmbeddedServer(["mobilenet_v2"], settings=settings, cores=[0]).start()
+    hosts = hosts_file(tmp_path / "hosts.yaml", {"victim": {"url": server.grpc_url, "type": "cpu-small"}})
+    killer = threading.Timer(12.0, lambda: os.killpg(server.pid, signal.SIGKILL))
+    killer.start()
+    out = tmp_path / "result.json"
+    try:
+        result = run_cli("validate", str(scenario(tmp_path, duration=30)), "--hosts", str(hosts), "--json", str(out))
+    finally:
+        killer.join()
+        server.stop()
+    assert result.returncode == 1, result.stderr
+    assert "victim" in result.stderr and "failed" in result.stderr
+    requests = pd.read_csv(out.with_suffix(".requests.csv"))
+    assert requests["ok"].sum() > 100 and (~requests["ok"]).sum() > 100   # kept what was measured
+    assert json.loads(out.read_text())["placements"]["one"]["failed_requests"] == int((~requests["ok"]).sum())
+
+
+def test_unreachable_host_before_the_start(tmp_path):
+    hosts = hosts_file(tmp_path / "hosts.yaml", {"gone": {"url": "127.0.0.1:9", "type": "cpu-small"}})
+    start = time.monotonic()
+    result = run_cli("validate", str(scenario(tmp_path)), "--hosts", str(hosts))
+    assert time.monotonic() - start < 30
+    assert result.returncode == 1 and "gone" in result.stderr and "127.0.0.1:9" in result.stderr
+
+
+def test_placement_needs_a_model_the_host_lacks(tmp_path):
+    with EmbeddedServer(["mobilenet_v2"], cores=[0]) as server:
+        hosts = hosts_file(tmp_path / "hosts.yaml", {"small": {"url": server.grpc_url, "type": "cpu-small"}})
+        result = run_cli("validate", str(scenario(tmp_path, models=("resnet18",))), "--hosts", str(hosts))
+    assert result.returncode == 2 and "resnet18" in result.stderr and "small" in result.stderr
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) > 2, reason="checks the 2-core refusal of a 2-host placement")
+def test_placement_larger_than_the_machine_is_refused(tmp_path):
+    one_each = {"dedicated": [{"host_type": "cpu-small", "models": {"mobilenet_v2": {}}},
+                              {"host_type": "cpu-small", "models": {"resnet18": {}}}]}
+    path = scenario(tmp_path, models=("mobilenet_v2", "resnet18"), placements=one_each)
+    result = run_cli("validate", str(path), "--placement", "dedicated")
+    assert result.returncode == 2 and "load generator" in result.stderr and "--hosts" in result.stderr
