@@ -27,6 +27,10 @@ def test_plan_covers_every_ordered_pair_and_part(settings):
     assert {(p.model, p.batch_size) for p in plan if p.phase == "curve"} == {
         (m, b) for m in models for b in settings.batch_sizes}
     assert {(p.model, p.instances) for p in plan if p.phase == "scaling"} == {(m, n) for m in models for n in (1, 2)}
+    openloop = [p for p in plan if p.phase == "openloop"]
+    assert [p.model for p in openloop] == models
+    last_curve = max(i for i, p in enumerate(plan) if p.phase == "curve")
+    assert all(plan.index(p) > last_curve for p in openloop)   # its rate comes from the curve
     assert all(p.instances == 2 for p in plan if p.phase == "interference" and p.model == p.partner)
     assert len({p.key for p in plan}) == len(plan)
     assert set(settings.interference_batch_sizes) <= set(settings.batch_sizes)
@@ -44,11 +48,14 @@ def test_summary_from_raw_windows():
         _row("scaling", "a", 4, 0, 0, 1, throughput=100), _row("scaling", "a", 4, 0, 0, 2, throughput=150),
         _row("interference", "a", 1, 20.0, 0, 2, "a"), _row("interference", "a", 4, 54.0, 0, 2, "a"),
         _row("interference", "a", 1, 15.0, 0, 1, "b"),
+        {**_row("openloop", "a", 1, 12.0, 14.0, throughput=40.0), "server_queue_ms": 0.5},
     ])
     model = model_profiles(frame, {"a": 12})["a"]
     assert model.batch_latency_ms[1].mean == 10.0 and model.overhead_ms[1].mean == 2.0
     assert model.batch_latency_ms[4].p99 == pytest.approx(35.0 - 3.0)
     assert model.fit.per_item_ms == pytest.approx(20 / 3, rel=1e-3) and model.fit.r2 == pytest.approx(1.0)
     assert model.instance_scaling == {1: 1.0, 2: 1.5}
+    assert model.open_loop.compute_factor == pytest.approx(1.2) and model.open_loop.overhead_ms == 1.5
+    assert model.open_loop.rps == 40.0
     matrix = interference_matrix(frame)
     assert matrix["a"]["a"] == pytest.approx((2.0 + 1.8) / 2) and matrix["a"]["b"] == 1.5

@@ -49,6 +49,20 @@ class LinearFit(_Strict):
     r2: float
 
 
+class OpenLoop(_Strict):
+    """One-item requests sent open loop (Poisson, at ``rps``) with the replay client.
+
+    Served this way a model computes slower than in the closed-loop curve (idle gaps
+    between requests leave caches and clocks cold) and the replay client costs more than
+    the closed-loop one: ``compute_factor`` scales the curve, ``overhead_ms`` replaces
+    the curve's overhead for one-item requests.
+    """
+
+    rps: PositiveFloat
+    compute_factor: PositiveFloat
+    overhead_ms: float = Field(ge=0)
+
+
 class Hardware(_Strict):
     kind: Literal["cpu", "gpu"] = "cpu"
     name: str = ""
@@ -64,6 +78,7 @@ class ModelProfile(_Strict):
     fit: LinearFit | None = None
     instance_scaling: dict[PositiveInt, PositiveFloat] = Field(default_factory=dict)
     service_time: ServiceTimeKind | None = None
+    open_loop: OpenLoop | None = None
 
     @model_validator(mode="after")
     def _has_points(self) -> "ModelProfile":

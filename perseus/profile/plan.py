@@ -5,6 +5,9 @@ stability windows. Phases:
 
 * ``curve`` - the batch-latency curve: one client at concurrency 1 sending batches of
   ``batch_size``, model alone, one instance;
+* ``openloop`` - one-item requests sent open loop (Poisson) by the replay client, at
+  ``OPEN_LOOP_LOAD`` of the model's batch-1 capacity, model alone: how much slower the
+  model computes, and how much more a request costs, than in the closed-loop curve;
 * ``scaling`` - throughput of ``instances`` busy instances (closed loop at concurrency
   2 x instances);
 * ``interference`` - ``model``'s batch time at ``batch_size`` while ``partner`` is kept
@@ -17,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Phase = Literal["curve", "scaling", "interference"]
+Phase = Literal["curve", "openloop", "scaling", "interference"]
 NEIGHBOUR_BATCH = 3  # batch size of the neighbour's load: never a measured size, so the
                      # server's batch_stats keep the measured model's batches apart on self-pairs
 
@@ -40,6 +43,8 @@ class Point:
             return f"{self.model} batch {self.batch_size}"
         if self.phase == "scaling":
             return f"{self.model} x{self.instances} instances"
+        if self.phase == "openloop":
+            return f"{self.model} open loop"
         return f"{self.model} batch {self.batch_size} beside busy {self.partner}"
 
     @property
@@ -58,6 +63,7 @@ class Settings:
     min_window_s: float = 0.5
     min_requests: int = 5
     max_windows: int = 10
+    open_loop_requests: int = 250
 
     @property
     def max_batch_size(self) -> int:
@@ -66,12 +72,14 @@ class Settings:
 
 FULL = Settings()
 QUICK = Settings(batch_sizes=(1, 4, 8), interference_batch_sizes=(1, 4), min_window_s=0.2, min_requests=3,
-                 max_windows=6)
+                 max_windows=6, open_loop_requests=60)
+OPEN_LOOP_LOAD = 0.4
 
 
 def points(models: list[str], settings: Settings) -> list[Point]:
     """Every point, grouped so that each model is reloaded with two instances only once."""
     plan = [Point("curve", m, b) for m in models for b in settings.batch_sizes]
+    plan += [Point("openloop", m, 1) for m in models]
     plan += [Point("scaling", m, settings.scaling_batch_size, 1) for m in models]
     plan += [
         Point("interference", a, b, 1, partner)

@@ -12,6 +12,7 @@ import os
 import platform
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,10 +24,11 @@ import numpy as np
 from perseus.config.hosts import Host
 from perseus.config.profile import Hardware, Profile, save_profile
 from perseus.config.scenario import ModelConfig
-from perseus.errors import InputError
+from perseus.errors import HostError, InputError
 from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, random_batch
-from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
+from perseus.profile.plan import NEIGHBOUR_BATCH, OPEN_LOOP_LOAD, Point, Settings, points
 from perseus.profile.rawtable import RawTable, window_row
+from perseus.replay import Endpoint, LiveRouter, ReplayLog, replay
 from perseus.profile.stability import is_stable
 from perseus.profile.summary import interference_matrix, model_profiles
 from perseus.triton.client import TritonClient
@@ -91,6 +93,36 @@ def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple
     return rows, stable
 
 
+def measure_open_loop(gen: LoadGenerator, target: Target, point: Point, shape: tuple[int, ...],
+                      settings: Settings, table: RawTable) -> tuple[list[dict[str, object]], bool]:
+    """One open-loop Poisson replay of one-item requests at ``OPEN_LOOP_LOAD`` of capacity."""
+    rps = OPEN_LOOP_LOAD * 1000.0 / batch1_ms(table, point.model)
+    times = np.cumsum(np.random.default_rng(0).exponential(1.0 / rps, settings.open_loop_requests))
+    host = target.host.model_copy(update={"url": target.url, "protocol": "grpc"})
+    log = ReplayLog((point.model,), np.zeros(len(times), dtype=np.int32), times)
+    gen.warm_up(point.model, random_batch(shape, 1))
+    before = gen.control.statistics(point.model)
+    start = time.perf_counter()
+    replay([Endpoint(target.name, target.url, host, {point.model: shape})], log, LiveRouter({0: [0]}, {}, 0))
+    wall = time.perf_counter() - start
+    if not log.ok.all():
+        raise HostError(f"{int((~log.ok).sum())} open-loop request(s) failed: {next(iter(log.errors.values()))}",
+                        host=target.name, url=target.url)
+    window = Window(len(times), wall, (log.finish_s - log.sent_s) * 1e3,
+                    gen.control.statistics(point.model).minus(before), 1)
+    row = window_row(point, 0, window)
+    row["throughput"] = rps  # the offered rate
+    return [row], True
+
+
+def batch1_ms(table: RawTable, model: str) -> float:
+    """The model's measured batch time for one item (from the smallest measured batch)."""
+    frame = table.frame()
+    curve = frame[(frame["phase"] == "curve") & (frame["model"] == model) & frame["final"].astype(bool)]
+    smallest = curve.loc[curve["batch_size"].idxmin()]
+    return float(smallest["server_batch_ms"]) / int(smallest["batch_size"])
+
+
 def run_profile(target: Target, models: list[str], settings: Settings, out: Path, *, resume: bool,
                 progress: Progress, warn: Warn, command: str | None = None) -> Profile:
     """Measure every point not yet in the checkpoint, then write the profile."""
@@ -150,7 +182,12 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
             if instances != wanted:
                 control.configure(model, profiling_settings(settings, wanted))
                 loaded[model] = wanted
-        if point.phase == "interference":
+        if point.phase == "openloop":
+            if target.host.protocol != "grpc":
+                warn(f"{point.label}: the open-loop replay needs gRPC; not measured on an HTTP host")
+                continue
+            rows, stable = measure_open_loop(gen, target, point, shapes[point.model], settings, table)
+        elif point.phase == "interference":
             neighbour = random_batch(shapes[point.partner], NEIGHBOUR_BATCH, seed=1)
             concurrency = 1 if point.partner == point.model else 2
             with BackgroundLoad(target.client, point.partner, neighbour, concurrency):

@@ -10,6 +10,8 @@ judged). Conventions, stated once:
 * the batch-time percentiles are the client's percentiles less the mean overhead (the
   statistics API gives only sums, so the spread is seen from the client);
 * percentiles of several windows are their request-weighted mean;
+* ``open_loop``: the open-loop replay's batch compute over the curve's batch-1 compute,
+  and its client latency less the server's queue and compute;
 * ``instance_scaling[n]`` = throughput with n busy instances / throughput with one;
 * ``interference[a][b]`` = a's batch compute beside busy b / a's alone, averaged over the
   measured batch sizes.
@@ -21,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perseus.config.profile import LatencyStats, LinearFit, ModelProfile, OverheadStats
+from perseus.config.profile import LatencyStats, LinearFit, ModelProfile, OpenLoop, OverheadStats
 
 JUDGED_WINDOWS = 3
 
@@ -78,6 +80,7 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str
     for model in dict.fromkeys(frame["model"]):
         curve, overhead = {}, {}
         scaling_throughput = {}
+        open_rows = None
         for rows in by_key.values():
             first = rows.iloc[0]
             if first["model"] != model:
@@ -86,6 +89,8 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str
                 curve[int(first["batch_size"])], overhead[int(first["batch_size"])] = curve_point(rows)
             elif first["phase"] == "scaling":
                 scaling_throughput[int(first["instances"])] = _weighted(rows, "throughput")
+            elif first["phase"] == "openloop":
+                open_rows = rows
         if not curve:
             continue
         base = scaling_throughput.get(1)
@@ -97,8 +102,20 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str
             fit=linear_fit(curve),
             instance_scaling=scaling,
             service_time="empirical",
+            open_loop=open_loop(open_rows, curve) if open_rows is not None else None,
         )
     return profiles
+
+
+def open_loop(rows: pd.DataFrame, curve: dict[int, LatencyStats]) -> OpenLoop:
+    row = rows.iloc[-1]
+    smallest = min(curve)
+    compute = float(row["server_batch_ms"])
+    return OpenLoop(
+        rps=round(float(row["throughput"]), 3),
+        compute_factor=round(compute / (curve[smallest].mean / smallest), 4),
+        overhead_ms=round(max(float(row["client_mean_ms"]) - float(row["server_queue_ms"]) - compute, 0.0), 4),
+    )
 
 
 def interference_matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:

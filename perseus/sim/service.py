@@ -12,9 +12,15 @@ profile's ``service_time``:
   measured p50, p95 and p99 (tails extended linearly), scaled so that its mean is the
   measured mean. Sizes between measured ones use the nearest measured size's shape.
 
-The per-request overhead (client, network, server front end) is the profile's
-``overhead_ms`` for a one-item request; it delays the response but does not occupy the
-device. Assumption: overhead is a constant per request.
+Where the profile measured the model served open loop (``open_loop``), batch means are
+scaled by its ``compute_factor``: a server that idles between requests computes slower
+than the closed-loop curve shows. Assumption: the factor measured at one moderate load
+holds at the loads simulated.
+
+The per-request overhead (client, network, server front end) is the open-loop
+``overhead_ms`` where measured, else the curve's ``overhead_ms`` for a one-item request;
+it delays the response but does not occupy the device. Assumption: overhead is a
+constant per request.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ class ServiceTime:
         self.kind = profile.service_time_kind()
         self.rng = rng
         sizes = sorted(profile.batch_latency_ms)
-        self.means = np.array([_mean_ms(profile, sizes, k) / 1e3 for k in range(max_batch + 1)])
+        factor = profile.open_loop.compute_factor if profile.open_loop else 1.0
+        self.means = np.array([factor * _mean_ms(profile, sizes, k) / 1e3 for k in range(max_batch + 1)])
         self.shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
         self.overhead_s = _overhead_ms(profile) / 1e3
         self._uniform = np.empty(0)
@@ -129,6 +136,8 @@ def _cv_from_p95(stats: LatencyStats) -> float:
 
 
 def _overhead_ms(profile: ModelProfile) -> float:
+    if profile.open_loop is not None:
+        return profile.open_loop.overhead_ms
     if not profile.overhead_ms:
         return 0.0
     sizes = sorted(profile.overhead_ms)

@@ -24,7 +24,7 @@ from perseus.triton.client import TritonClient
 from perseus.triton.control import ModelControl
 from perseus.triton.cores import pinned_away_from
 from perseus.triton.server import EmbeddedServer
-from perseus.validate.replay import Endpoint
+from perseus.replay import Endpoint
 
 
 class DoesNotFit(InputError):

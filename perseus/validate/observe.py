@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from perseus.triton.client import ComputeStats, TritonClient
-from perseus.validate.replay import Endpoint
+from perseus.replay import Endpoint
 
 
 @dataclass(frozen=True)

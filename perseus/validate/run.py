@@ -29,7 +29,7 @@ from perseus.sim.trace import SimTrace
 from perseus.validate.compare import model_error, simulated_histogram
 from perseus.validate.deploy import DoesNotFit, deploy
 from perseus.validate.observe import ServerView, difference, snapshot
-from perseus.validate.replay import LiveRouter, ReplayLog, merge_arrivals, replay
+from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
 LATENESS_LIMIT_MS = 1.0

@@ -1,4 +1,5 @@
-"""Open-loop replay of an arrival trace against live Triton servers.
+"""Open-loop replay of an arrival trace against live Triton servers (``validate``, and the
+profiler's open-loop calibration).
 
 Each request leaves at its scheduled time whether or not earlier ones have returned
 (asyncio with ``tritonclient.grpc.aio``: the HTTP client did not overlap requests enough

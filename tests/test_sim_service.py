@@ -1,0 +1,46 @@
+"""Batch times and overheads drawn from a profile."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perseus.config.profile import ModelProfile
+from perseus.config.scenario import ModelConfig
+from perseus.sim.service import ServiceTime
+from sim_helpers import one_host, profile
+
+
+def service(entry: dict, max_batch: int = 16, seed: int = 0) -> ServiceTime:
+    return ServiceTime(ModelProfile.model_validate(entry), np.random.default_rng(seed), max_batch)
+
+
+def test_means_interpolate_between_and_extrapolate_beyond_measured_sizes():
+    s = service({"batch_latency_ms": {1: {"mean": 10}, 4: {"mean": 22}, 8: {"mean": 38}}, "service_time": "deterministic"})
+    assert s.draw(1) == pytest.approx(0.010) and s.draw(2) == pytest.approx(0.014)
+    assert s.draw(16) == pytest.approx(0.070)   # slope of the last two points
+
+
+def test_empirical_spread_keeps_the_mean_and_the_quantiles_shape():
+    stats = {"mean": 10.0, "p50": 9.5, "p95": 13.0, "p99": 16.0}
+    s = service({"batch_latency_ms": {1: stats}}, seed=3)
+    draws = np.array([s.draw(1) for _ in range(40_000)]) * 1e3
+    assert draws.mean() == pytest.approx(10.0, rel=0.01)
+    assert np.percentile(draws, 95) / np.percentile(draws, 50) == pytest.approx(13.0 / 9.5, rel=0.03)
+
+
+def test_exponential_and_lognormal_have_their_spread():
+    exp = service({"batch_latency_ms": {1: {"mean": 10}}, "service_time": "exponential"}, seed=1)
+    draws = np.array([exp.draw(1) for _ in range(40_000)])
+    assert draws.std() / draws.mean() == pytest.approx(1.0, rel=0.03)
+    log = service({"batch_latency_ms": {1: {"mean": 10, "std": 3}}, "service_time": "lognormal"}, seed=2)
+    draws = np.array([log.draw(1) for _ in range(40_000)])
+    assert draws.mean() == pytest.approx(0.010, rel=0.01) and draws.std() / draws.mean() == pytest.approx(0.3, rel=0.05)
+
+
+def test_open_loop_calibration_scales_compute_and_sets_overhead():
+    prof = profile({"m": {1: 10.0}})
+    prof.models["m"].open_loop = {"rps": 30, "compute_factor": 1.5, "overhead_ms": 2.0}  # type: ignore[assignment]
+    prof = type(prof).model_validate(prof.model_dump())
+    trace = one_host(prof, {"m": ModelConfig()}, {"m": np.array([0.0, 1.0])})
+    assert np.allclose(trace.requests.latency_s, 0.015 + 0.002)
