@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 import yaml
 
 from perseus.config.scenario import ModelConfig
@@ -94,10 +95,12 @@ def test_placement_needs_a_model_the_host_lacks(tmp_path):
     assert result.returncode == 2 and "resnet18" in result.stderr and "small" in result.stderr
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) > 2, reason="checks the 2-core refusal of a 2-host placement")
 def test_placement_larger_than_the_machine_is_refused(tmp_path):
+    """Two embedded hosts and the load generator need three cores; given two, it refuses."""
     one_each = {"dedicated": [{"host_type": "cpu-small", "models": {"mobilenet_v2": {}}},
                               {"host_type": "cpu-small", "models": {"resnet18": {}}}]}
     path = scenario(tmp_path, models=("mobilenet_v2", "resnet18"), placements=one_each)
-    result = run_cli("validate", str(path), "--placement", "dedicated")
+    two_cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0))[:2])
+    result = subprocess.run(["taskset", "-c", two_cores, sys.executable, "-m", "perseus", "validate", str(path),
+                             "--placement", "dedicated"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "load generator" in result.stderr and "--hosts" in result.stderr
