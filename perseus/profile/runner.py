@@ -141,7 +141,7 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
         shapes = {m: input_shape(gen.control.model_config(m)) for m in models}
         plan = points(models, settings)
         with pinned_away_from(target.cores):
-            _measure_all(gen, target, control, plan, shapes, settings, table, progress)
+            _measure_all(gen, target, control, plan, shapes, settings, table, progress, warn)
         control.restore()
     finally:
         gen.close()
@@ -168,7 +168,8 @@ def _version(target: Target) -> str | None:
 
 
 def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan: list[Point],
-                 shapes: dict[str, tuple[int, ...]], settings: Settings, table: RawTable, progress: Progress) -> None:
+                 shapes: dict[str, tuple[int, ...]], settings: Settings, table: RawTable, progress: Progress,
+                 warn: Warn) -> None:
     done = table.done()
     loaded = {m: 1 for m in shapes}
     for index, point in enumerate(plan):
