@@ -57,8 +57,9 @@ def test_short_validate_on_the_embedded_host(tmp_path):
 
 
 def test_fail_above_makes_the_exit_status_1(tmp_path):
-    result = run_cli("validate", str(scenario(tmp_path, duration=12)), "--fail-above", "0")
+    result = run_cli("validate", str(scenario(tmp_path, duration=12)), "--fail-above", "0", cwd=tmp_path)
     assert result.returncode == 1 and "--fail-above" in result.stderr
+    assert (tmp_path / "short-validate.requests.csv").exists()   # without --json, beside the working folder
 
 
 def test_host_killed_mid_replay(tmp_path):

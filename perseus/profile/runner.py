@@ -8,7 +8,6 @@ points that need a reload (two instances) are left out with a warning.
 
 from __future__ import annotations
 
-import os
 import platform
 import shlex
 import sys
