@@ -83,6 +83,20 @@ def test_remote_host_over_http_with_secret_header(tmp_path, monkeypatch):
         assert secret not in text
 
 
+def test_server_without_model_control_is_profiled_as_loaded(tmp_path):
+    with EmbeddedServer(["mobilenet_v2"], resolution=TEST_RESOLUTION, cores=[0], model_control="none") as server:
+        hosts = hosts_file(tmp_path / "hosts.yaml", {"fixed": {"url": server.grpc_url}})
+        out = tmp_path / "fixed.yaml"
+        result = run_cli("profile", "--host", "fixed", "--hosts", str(hosts), "--quick", "--batch-sizes", "1,4",
+                         "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "does not allow model control" in result.stderr
+    profile = load_profile(out)
+    model = profile.models["mobilenet_v2"]
+    assert sorted(model.batch_latency_ms) == [1, 4] and model.instance_scaling == {1: 1.0}
+    assert "mobilenet_v2" not in profile.interference   # the self-pair needs two instances
+
+
 def test_unset_header_variable_is_bad_input(tmp_path):
     hosts = hosts_file(tmp_path / "hosts.yaml", {"edge": {"url": "127.0.0.1:1", "headers": {"t": "${NOPE_NOT_SET}"}}})
     result = run_cli("profile", "--host", "edge", "--hosts", str(hosts))

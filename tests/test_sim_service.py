@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perseus.config.profile import ModelProfile
+from perseus.config.profile import ModelProfile, OpenLoop
 from perseus.config.scenario import ModelConfig
 from perseus.sim.service import ServiceTime
 from sim_helpers import one_host, profile
@@ -40,7 +40,6 @@ def test_exponential_and_lognormal_have_their_spread():
 
 def test_open_loop_calibration_scales_compute_and_sets_overhead():
     prof = profile({"m": {1: 10.0}})
-    prof.models["m"].open_loop = {"rps": 30, "compute_factor": 1.5, "overhead_ms": 2.0}  # type: ignore[assignment]
-    prof = type(prof).model_validate(prof.model_dump())
+    prof.models["m"].open_loop = OpenLoop(rps=30, compute_factor=1.5, overhead_ms=2.0)
     trace = one_host(prof, {"m": ModelConfig()}, {"m": np.array([0.0, 1.0])})
     assert np.allclose(trace.requests.latency_s, 0.015 + 0.002)

@@ -175,13 +175,13 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
         progress(point, index, len(plan))
         if point.key in done:
             continue
-        if point.instances != 1 and not control.allowed:
-            continue
         for model, instances in list(loaded.items()):
             wanted = point.instances if model == point.model else 1
-            if instances != wanted:
+            if instances != wanted and control.allowed:
                 control.configure(model, profiling_settings(settings, wanted))
                 loaded[model] = wanted
+        if point.instances != loaded[point.model]:
+            continue  # the server does not allow model control: only what is loaded is measured
         if point.phase == "openloop":
             if target.host.protocol != "grpc":
                 warn(f"{point.label}: the open-loop replay needs gRPC; not measured on an HTTP host")

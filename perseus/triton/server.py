@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from perseus.config.scenario import ModelConfig
 from perseus.errors import HostError
@@ -85,6 +86,7 @@ class EmbeddedServer:
     cores: list[int] | None = None
     resolution: int | None = None
     kind: InstanceKind = "KIND_CPU"
+    model_control: Literal["explicit", "none"] = "explicit"   # "none": no loading through the API
     name: str = "local"
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False, repr=False)
@@ -126,8 +128,8 @@ class EmbeddedServer:
             str(tritonserver_binary()),
             f"--model-repository={repository}",
             f"--backend-directory={backend_directory()}",
-            "--model-control-mode=explicit",
-            *(f"--load-model={model}" for model in self.models),
+            f"--model-control-mode={self.model_control}",
+            *(f"--load-model={model}" for model in self.models if self.model_control == "explicit"),
             f"--http-port={self.ports.http}",
             f"--grpc-port={self.ports.grpc}",
             f"--metrics-port={self.ports.metrics}",
