@@ -1,72 +1,196 @@
-"""Triton's dynamic batcher: when a batch leaves the queue, and how large it is.
+"""Triton's dynamic batcher for one model on one host: its queue, its payloads, its instances.
 
-The rules follow ``dynamic_batch_scheduler.cc`` (Triton core 2.40-2.5x, see GUIDE.md):
+The rules follow ``dynamic_batch_scheduler.cc``, ``rate_limiter.cc`` and
+``instance_queue.cc`` (Triton core 2.40-2.5x, as GUIDE.md reads them):
 
-* one queue per model, served in arrival order by all of the model's instances;
-* a batch is formed for an idle instance. For one instance this is exactly what the
-  default prefetching scheduler does (the instance takes whatever is queued when it
-  frees, up to max); with several instances, prefetched payloads also close at a
-  preferred size, which this rule reproduces for the default preferred size
-  ``[max_batch_size]``;
-* with the queue holding ``n`` requests: the largest preferred size that ``n`` requests
-  can form leaves at once; else ``max_batch_size`` when ``n`` reaches it; else, once
-  the oldest waiting request has waited ``max_queue_delay``, everything pending (up to
-  max) leaves; ``max_queue_delay = 0`` therefore sends whatever is pending at once;
-* without dynamic batching (the default scheduler) every request is its own batch.
+* One queue per model, served in arrival order by all of the model's instances
+  (``instance_group``); each instance runs one batch at a time.
+* A batch ("payload") leaves the queue as soon as the queued requests can form the
+  largest preferred batch size (or ``max_batch_size``); below the smallest preferred
+  size it waits until ``max_queue_delay`` has passed since the oldest waiting request,
+  then takes everything pending, up to max. ``max_queue_delay = 0`` takes whatever is
+  pending at once. ``dynamic_batching`` without preferred sizes is auto-completed to
+  ``preferred_batch_size: [max_batch_size]`` (``ModelConfig.preferred_sizes``). Without
+  dynamic batching every request is its own batch.
+* Prefetch: while every instance is busy the batcher forms payloads ahead, at most
+  ``2 x instances`` waiting (``RateLimiter::PayloadSlotAvailable``). The newest waiting
+  payload stays open and absorbs queued and arriving requests until it holds the largest
+  preferred size (``max_batch_size`` by default), where Triton marks it saturated.
+* An instance that frees takes the oldest waiting payload; with ``max_queue_delay > 0``
+  it also merges the following payloads whose oldest request has waited longer than the
+  delay, while the total stays within ``max_batch_size`` (``InstanceQueue::Dequeue``).
+* ``max_queue_size``: a request that finds that many requests queued (not yet in a
+  payload) is rejected at once (UNAVAILABLE). No request times out (Triton's default).
 
-Assumption: the batcher's own decision time is zero; measured per-batch costs are part
-of the profile's batch time.
+Assumptions: the batcher's own decision time is zero (measured per-batch costs are in
+the profile's batch time); a waiting payload absorbs a request the moment it arrives,
+where Triton's batcher thread adds it at its next wake-up (at the next preferred size or
+when the oldest queued request's delay expires) - the two differ only while every
+instance is busy, by at most the delay.
+
+Requests are never objects: a queue is a window ``[head, arrived)`` into the sorted
+arrival times of the requests routed to it, so the batcher looks up how many have
+arrived with ``searchsorted`` and forms payloads lazily, when an instance frees, from
+the arrival times alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from perseus.config.scenario import ModelConfig
 
-
-EPSILON_S = 1e-9  # timers that fire at a deadline land within float rounding of it
+INF = float("inf")
 
 
 @dataclass(frozen=True)
 class BatchPolicy:
-    """A model's batching settings, in the form the decision needs."""
+    """A model's batching settings, in the form the batcher needs."""
 
     max_batch: int
     preferred: tuple[int, ...]   # ascending; empty without dynamic batching
     delay_s: float
     batching: bool
+    max_queue: int | None
 
     @classmethod
     def of(cls, config: ModelConfig) -> "BatchPolicy":
-        return cls(config.batch_limit, tuple(config.preferred_sizes), config.queue_delay_s, config.dynamic_batching)
+        return cls(config.batch_limit, tuple(config.preferred_sizes), config.queue_delay_s,
+                   config.dynamic_batching, config.max_queue_size)
 
     @property
     def trigger(self) -> int:
         """Smallest queue length that leaves without waiting for the delay."""
         return self.preferred[0] if self.preferred else self.max_batch
 
+    @property
+    def payload_cap(self) -> int:
+        """Size at which a waiting payload stops absorbing requests (saturates)."""
+        return self.preferred[-1] if self.preferred else 1
 
-def decide(policy: BatchPolicy, queued: int, oldest_s: float, now: float) -> tuple[int, float]:
-    """``(size, 0)`` to send a batch of ``size`` now, or ``(0, deadline)`` to wait.
+    @property
+    def merges(self) -> bool:
+        """Whether a freed instance merges following payloads (``InstanceQueue::Dequeue``)."""
+        return self.batching and self.delay_s > 0 and self.max_batch > 1
 
-    ``deadline`` is when the oldest request's delay expires (``inf`` when there is
-    nothing queued); the caller also wakes when enough requests arrive to reach
-    :attr:`BatchPolicy.trigger`.
-    """
-    if queued == 0:
-        return 0, float("inf")
+
+def batch_size_now(policy: BatchPolicy, queued: int, oldest_s: float, now: float) -> int:
+    """Size of the batch that leaves now for an idle instance, 0 to keep waiting."""
+    if queued <= 0:
+        return 0
     if not policy.batching:
-        return 1, 0.0
+        return 1
     if queued >= policy.max_batch:
-        return policy.max_batch, 0.0
+        return policy.max_batch
     best = 0
     for size in policy.preferred:
         if size <= queued:
             best = size
     if best:
-        return best, 0.0
-    deadline = oldest_s + policy.delay_s
-    if now >= deadline - EPSILON_S:
-        return queued, 0.0
-    return 0, deadline
+        return best
+    if now >= oldest_s + policy.delay_s:
+        return queued
+    return 0
+
+
+class DynamicBatcher:
+    """One model's queue on one host, its waiting payloads and its instances.
+
+    ``times``/``ids`` hold the arrival times (sorted) and trace indices of the requests
+    routed here. With ``eager`` routing they are filled one request at a time as the
+    router decides (``known`` counts them); otherwise all are known from the start and
+    ``arrived(now)`` is a ``searchsorted``.
+    """
+
+    def __init__(self, policy: BatchPolicy, instances: int, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
+        self.policy = policy
+        self.instances = instances
+        self.times = times
+        self.ids = ids
+        self.eager = eager
+        self.known = 0 if eager else len(times)
+        self.head = 0                        # first request in neither a payload nor a batch
+        self.busy = 0                        # instances running a batch
+        self.payloads: list[list[int]] = []  # waiting payloads: [first request, size]
+        self.open = False                    # whether the newest waiting payload still absorbs
+        self.finished = 0                    # requests whose batch has ended (for the router)
+        self.routed = 0                      # requests routed here (for the router)
+        self.wake = INF                      # when an idle instance can next start a batch
+        self.prefetch = policy.batching      # Triton enqueues unbatched requests one by one
+        self.slots = 2 * instances
+        self.delay = policy.delay_s
+        self.trigger = policy.trigger
+        self.cap = policy.payload_cap
+
+    def arrived(self, now: float) -> int:
+        if self.eager:
+            return self.known
+        return int(self.times.searchsorted(now, "right"))
+
+    def formation_time(self) -> float:
+        """When the requests from ``head`` on form a payload (``inf``: not known yet)."""
+        head = self.head
+        if head >= self.known:
+            return INF
+        first = float(self.times[head])
+        if not self.policy.batching or self.delay == 0.0:
+            return first
+        last = head + self.trigger - 1
+        full = float(self.times[last]) if last < self.known else INF
+        return min(first + self.delay, full)
+
+    def catch_up(self, now: float) -> None:
+        """Form and fill the payloads that the batcher prefetched while every instance
+        was busy, up to ``now`` (nothing happens here while an instance is idle)."""
+        if not self.prefetch or self.busy < self.instances:
+            return
+        arrived = self.arrived(now)
+        payloads, cap = self.payloads, self.cap
+        while True:
+            if self.open:
+                last = payloads[-1]
+                grow = min(cap - last[1], arrived - self.head)
+                last[1] += grow
+                self.head += grow
+                if last[1] < cap:
+                    return
+                self.open = False
+            if self.head >= arrived or len(payloads) >= self.slots or self.formation_time() > now:
+                return
+            payloads.append([self.head, 0])
+            self.open = True
+
+    def take(self, now: float) -> tuple[int, int]:
+        """The batch an idle instance starts now: ``(first request, size)``, size 0: none."""
+        if self.payloads:
+            return self._take_payload(now)
+        queued = self.arrived(now) - self.head
+        if queued <= 0:
+            return self.head, 0
+        size = batch_size_now(self.policy, queued, float(self.times[self.head]), now)
+        first = self.head
+        self.head += size
+        return first, size
+
+    def _take_payload(self, now: float) -> tuple[int, int]:
+        payloads = self.payloads
+        first, size = payloads.pop(0)
+        if self.policy.merges:
+            limit, times = self.policy.max_batch, self.times
+            while payloads and now - times[payloads[0][0]] > self.delay and size + payloads[0][1] <= limit:
+                size += payloads.pop(0)[1]
+        if not payloads:
+            self.open = False
+        return first, size
+
+    def push(self, arrival: float, index: int) -> bool:
+        """An eagerly routed request arrives; False when the full queue rejects it."""
+        self.catch_up(arrival)
+        if self.policy.max_queue is not None and self.known - self.head >= self.policy.max_queue:
+            return False
+        self.times[self.known] = arrival
+        self.ids[self.known] = index
+        self.known += 1
+        return True

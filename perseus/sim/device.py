@@ -3,51 +3,50 @@
 Modelled as progress rates (a generalised processor sharing). Each running batch has
 remaining solo work - its batch time had it run alone - and progresses at a rate in
 (0, 1]. Rates are recomputed whenever a batch starts or ends on the host, from the
-profile:
+profile: the rate of a batch of model ``m`` is ``1 / s`` with
 
-* a batch of model ``m`` beside ``k - 1`` other running batches of ``m`` (other
-  instances) is slowed by ``k / instance_scaling[k]`` (instance scaling is the
-  throughput of ``k`` busy instances relative to one); without a measured scaling, by
-  ``1 + (k - 1) * (interference[m][m] - 1)``; without either, not at all (linear);
-  beyond the largest measured ``k`` the scaling stays at its last value;
-* each running batch of another model ``n`` adds ``interference[m][n] - 1``;
-* the batch's rate is one over the sum.
+* ``s = k / instance_scaling[k]`` for ``k`` running batches of ``m`` (its instances;
+  instance scaling is the throughput of ``k`` busy instances relative to one,
+  interpolated between measured counts, held at the last one beyond); without a measured
+  scaling ``s = 1 + (k - 1) * (interference[m][m] - 1)`` (linear when that is missing);
+* plus ``interference[m][n] - 1`` for each running batch of another model ``n``
+  (``Profile.slowdown``; a missing entry means no slowdown).
 
 With self- and cross-slowdown 2 (one core, fairly shared) this is exactly processor
 sharing. Assumptions: slowdowns add up (measured pairwise, applied to any mix), they do
-not depend on batch size, and a batch's remaining work is consumed linearly at its rate.
+not depend on batch size, and a batch consumes its remaining work linearly at its rate.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from perseus.config.profile import Profile
 
 
-@dataclass(eq=False, slots=True)
 class RunningBatch:
-    model: int
-    remaining: float          # solo seconds of work left
-    rate: float = 1.0
-    payload: object = None    # whatever the engine needs back when the batch ends
+    """One executing batch: work left, its current rate, when it ends at that rate."""
+
+    __slots__ = ("model", "remaining", "rate", "finish_at", "payload")
+
+    def __init__(self, model: int, work: float, payload: tuple) -> None:
+        self.model = model
+        self.remaining = work
+        self.rate = 1.0
+        self.finish_at = 0.0
+        self.payload = payload
 
 
-@dataclass
 class SlowdownTable:
     """Pairwise slowdown terms of the models on one host (indexed by engine model id)."""
 
-    same: dict[int, list[float]]                  # model -> slowdown with k = index + 1 running
-    cross: dict[tuple[int, int], float]           # (victim, neighbour) -> interference - 1
-
-    @classmethod
-    def of(cls, profile: Profile, models: dict[int, str], instances: dict[int, int]) -> "SlowdownTable":
-        same = {m: [_same_model(profile, name, k) for k in range(1, instances[m] + 1)] for m, name in models.items()}
-        cross = {(a, b): profile.slowdown(na, nb) - 1.0 for a, na in models.items() for b, nb in models.items()
-                 if a != b}
-        return cls(same, cross)
+    def __init__(self, profile: Profile, models: dict[int, str], instances: dict[int, int]) -> None:
+        self.same = {m: [_same_model(profile, name, k) for k in range(1, instances[m] + 1)]
+                     for m, name in models.items()}
+        self.cross = {(a, b): profile.slowdown(na, nb) - 1.0 for a, na in models.items()
+                      for b, nb in models.items() if a != b}
+        self.independent = all(v == 0.0 for v in self.cross.values()) and all(
+            s == 1.0 for row in self.same.values() for s in row)
 
 
 def _same_model(profile: Profile, name: str, k: int) -> float:
@@ -60,44 +59,53 @@ def _same_model(profile: Profile, name: str, k: int) -> float:
     return k / float(np.interp(k, sizes, [points[n] for n in sizes]))
 
 
-@dataclass
 class SharedDevice:
     """Running batches of one host and their progress."""
 
-    table: SlowdownTable
-    running: list[RunningBatch] = field(default_factory=list)
-    updated: float = 0.0
-    busy_since: float | None = None
-    token: int = 0            # bumped whenever the pending completion event goes stale
+    def __init__(self, table: SlowdownTable) -> None:
+        self.table = table
+        self.running: list[RunningBatch] = []
+        self.updated = 0.0
+        self.busy_since = 0.0
 
     def advance(self, now: float) -> None:
-        """Consume work done since the last update."""
+        """Consume the work done since the last update."""
         elapsed = now - self.updated
-        if elapsed > 0:
+        if elapsed > 0.0:
             for batch in self.running:
                 batch.remaining -= batch.rate * elapsed
         self.updated = now
 
-    def rerate(self) -> None:
+    def finished(self, now: float) -> list[RunningBatch]:
+        """Remove and return the batches that end at ``now``."""
+        done = [b for b in self.running if b.finish_at <= now]
+        if done:
+            self.running = [b for b in self.running if b.finish_at > now]
+        return done
+
+    def rerate(self, now: float) -> float:
+        """New rates after a start or an end; returns the next end time (``inf``: idle)."""
+        running, table = self.running, self.table
+        if not running:
+            return float("inf")
+        if len(running) == 1 or table.independent:
+            for b in running:
+                b.rate = 1.0
+                b.finish_at = now + b.remaining
+            return min(b.finish_at for b in running)
         counts: dict[int, int] = {}
-        for batch in self.running:
-            counts[batch.model] = counts.get(batch.model, 0) + 1
-        cross = self.table.cross
-        for batch in self.running:
-            m = batch.model
-            slow = self.table.same[m][counts[m] - 1]
+        for b in running:
+            counts[b.model] = counts.get(b.model, 0) + 1
+        cross, same = table.cross, table.same
+        soonest = float("inf")
+        for b in running:
+            m = b.model
+            slow = same[m][counts[m] - 1]
             for other, count in counts.items():
                 if other != m:
                     slow += count * cross[(m, other)]
-            batch.rate = 1.0 / slow
-
-    def next_finish(self) -> tuple[float, RunningBatch] | None:
-        """Time from now until the first running batch ends, and that batch."""
-        first, soonest = None, float("inf")
-        for batch in self.running:
-            left = batch.remaining / batch.rate
-            if left < soonest:
-                first, soonest = batch, left
-        if first is None:
-            return None
-        return max(soonest, 0.0), first
+            b.rate = 1.0 / slow
+            b.finish_at = now + b.remaining * slow
+            if b.finish_at < soonest:
+                soonest = b.finish_at
+        return soonest

@@ -1,77 +1,89 @@
-"""The discrete-event model of a placement: queues, batchers, instances, shared devices.
+"""The discrete-event model of a placement: routers, batchers, instances, shared devices.
 
-Built on SimPy's event loop, with events per batch rather than per request: arrivals
-are numpy arrays, and a model's queue on a host is a window ``[head, arrived)`` into its
-arrival times, so that a batcher looks up how many requests have arrived by
-``searchsorted`` instead of receiving an event for each. Events happen only when a
-batch starts or ends, when a batcher's delay expires, when an idle model's next
-request arrives, and - for the requests that need a decision on arrival
-(``least_outstanding`` routing over replicas, or a ``max_queue_size``) - at each such
-arrival. Results are written into preallocated arrays and summarised once at the end.
+Built on SimPy's event loop with events per batch, not per request. Arrivals stay numpy
+arrays: a batcher counts the requests that have arrived with ``searchsorted`` and forms
+prefetched payloads lazily, from the arrival times, when an instance frees (see
+:mod:`perseus.sim.batcher`). Each host has at most one pending event - the earliest of
+its next batch end and the moment an idle instance can next start a batch (the oldest
+request's delay expiring, or the request that completes a preferred size arriving) -
+and handles everything due at that time when it fires; when a batch starts or ends the
+host's rates change and its next end is recomputed (:mod:`perseus.sim.device`), and a
+generation counter (``token``) retires an event that a later decision superseded.
+
+Only requests that need a decision on arrival - ``least_outstanding`` routing over
+several replicas, or a ``max_queue_size`` that may reject them - are handled one at a
+time, by one router event per model that routes every arrival due before the next
+pending event in a loop (nothing else can happen in between) and then waits for the
+next one. Batches are logged into flat arrays and expanded to their requests once, at
+the end of the run.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from array import array
 
 import numpy as np
 import simpy
 
 from perseus.config.profile import Profile
 from perseus.config.scenario import HostPlacement, RouterKind
-from perseus.sim.batcher import BatchPolicy, decide
+from perseus.sim.batcher import INF, BatchPolicy, DynamicBatcher
 from perseus.sim.device import RunningBatch, SharedDevice, SlowdownTable
 from perseus.sim.router import least_outstanding, static_assignment
 from perseus.sim.service import ServiceTime
 from perseus.sim.trace import BatchTable, RequestTable, SimTrace
 
-FINISH_EPSILON_S = 1e-12
+
+def model_stream(seed: int, name: str, purpose: int) -> np.random.Generator:
+    """An independent random stream per model (and purpose), derived from the seed."""
+    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(name.encode()), purpose]))
 
 
-def model_stream(seed: int, model: str, purpose: int) -> np.random.Generator:
-    """An independent random stream per model and purpose, derived from the seed."""
-    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(model.encode()), purpose]))
+class ModelQueue(DynamicBatcher):
+    """A model's batcher on one host, with what the engine needs around it."""
+
+    def __init__(self, index: int, model: int, host: "Host", policy: BatchPolicy, instances: int,
+                 service: ServiceTime, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
+        super().__init__(policy, instances, times, ids, eager)
+        self.index = index
+        self.model = model
+        self.host = host
+        self.service = service
+        self.idle = list(range(instances - 1, -1, -1))   # instance 0 is taken first
 
 
-@dataclass
-class ModelQueue:
-    """One model's scheduler queue on one host, and its idle instances."""
+class Host:
+    """One server: its shared device, its models' queues, its pending event."""
 
-    model: int
-    host: int
-    policy: BatchPolicy
-    service: ServiceTime
-    times: np.ndarray              # arrival times of the requests routed here
-    ids: np.ndarray                # their index in the model's arrival array
-    eager: bool                    # requests pushed at arrival (else all known up front)
-    max_queue: int | None
-    idle: list[int]                # free instance indices
-    count: int = 0                 # requests routed here so far (eager) or in total
-    head: int = 0                  # first request not yet batched
-    finished: int = 0
-    wake_at: float = float("inf")
-    wake_token: int = 0
-    index: int = 0                 # position in the engine's queue list
-
-    def arrived(self, now: float) -> int:
-        if self.eager:
-            return self.count
-        return int(self.times.searchsorted(now, "right"))
+    def __init__(self, index: int, device: SharedDevice) -> None:
+        self.index = index
+        self.device = device
+        self.queues: list[ModelQueue] = []
+        self.next_end = INF       # when the next running batch ends
+        self.pending = INF        # time of the pending event
+        self.token = 0            # generation of the pending event
 
 
-@dataclass
-class Results:
-    """Per-model request outcome arrays; batches are logged as they end and expanded to
-    their requests once, at the end of the run."""
+class BatchLog:
+    """Executed batches, one row each, in growable flat arrays."""
 
-    host: list[np.ndarray]
-    finish: list[np.ndarray]
-    ok: list[np.ndarray]
-    batch: list[np.ndarray]
-    start: list[np.ndarray]
-    batches: list[tuple[int, int, int, int, float, float]] = field(default_factory=list)  # queue, instance,
-    #                                                                    first position, size, start, end
+    def __init__(self) -> None:
+        self.queue, self.instance, self.size = array("i"), array("i"), array("i")
+        self.first = array("q")
+        self.start, self.end = array("d"), array("d")
+
+    def add(self, queue: int, instance: int, first: int, size: int, start: float, end: float) -> None:
+        self.queue.append(queue)
+        self.instance.append(instance)
+        self.first.append(first)
+        self.size.append(size)
+        self.start.append(start)
+        self.end.append(end)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: np.frombuffer(getattr(self, name), dtype=getattr(self, name).typecode).copy()
+                for name in ("queue", "instance", "first", "size", "start", "end")}
 
 
 class Engine:
@@ -80,168 +92,163 @@ class Engine:
     def __init__(self, hosts: list[HostPlacement], profiles: dict[str, Profile], arrivals: dict[str, np.ndarray],
                  routers: dict[str, RouterKind], seed: int, window: tuple[float, float]) -> None:
         self.env = simpy.Environment()
-        self.models = tuple(arrivals)
-        self.arrivals = [np.asarray(arrivals[m], dtype=float) for m in self.models]
+        placed = [n for h in hosts for n in h.models if n not in arrivals]
+        self.models = tuple(arrivals) + tuple(dict.fromkeys(placed))
+        self.arrivals = [np.asarray(arrivals.get(m, ()), dtype=np.float64) for m in self.models]
         self.window = window
-        self.results = Results(
-            host=[np.full(len(a), -1, dtype=np.int32) for a in self.arrivals],
-            finish=[np.full(len(a), np.nan) for a in self.arrivals],
-            ok=[np.zeros(len(a), dtype=bool) for a in self.arrivals],
-            batch=[np.zeros(len(a), dtype=np.int32) for a in self.arrivals],
-            start=[np.full(len(a), np.nan) for a in self.arrivals],
-        )
+        self.log = BatchLog()
         self.busy = np.zeros(len(hosts))
-        self.devices = [self._device(h, profiles[h.host_type]) for h in hosts]
-        self.queues: dict[tuple[int, int], ModelQueue] = {}
-        self.queue_list: list[ModelQueue] = []
-        self.replicas: dict[int, list[ModelQueue]] = {}
-        for h, host in enumerate(hosts):
-            for name, config in host.models.items():
-                m = self.models.index(name)
-                policy = BatchPolicy.of(config)
-                service = ServiceTime(profiles[host.host_type].models[name],
-                                      model_stream(seed, f"{name}@{h}", 1), policy.max_batch)
-                queue = ModelQueue(m, h, policy, service, np.empty(0), np.empty(0, dtype=np.int64), False,
-                                   config.max_queue_size, list(range(config.instances)))
-                self.queues[(h, m)] = queue
-                queue.index = len(self.queue_list)
-                self.queue_list.append(queue)
-                self.replicas.setdefault(m, []).append(queue)
+        self.host_of = [np.full(len(a), -1, dtype=np.int32) for a in self.arrivals]
+        self.rejected = [np.zeros(len(a), dtype=bool) for a in self.arrivals]
+        self.hosts: list[Host] = []
+        self.queues: list[ModelQueue] = []
+        self.replicas: dict[int, list[tuple[Host, BatchPolicy, ServiceTime, int]]] = {}
+        for h, placement in enumerate(hosts):
+            self._add_host(h, placement, profiles[placement.host_type], seed)
         for m, name in enumerate(self.models):
-            self._route(m, routers.get(name, "least_outstanding"), model_stream(seed, name, 2))
+            if m in self.replicas:
+                self._route(m, routers.get(name, "least_outstanding"), model_stream(seed, name, 2))
+        for host in self.hosts:
+            self._schedule(host, min(q.wake for q in host.queues))
 
-    def _device(self, host: HostPlacement, profile: Profile) -> SharedDevice:
-        names = {self.models.index(n): n for n in host.models}
-        instances = {self.models.index(n): c.instances for n, c in host.models.items()}
-        return SharedDevice(SlowdownTable.of(profile, names, instances))
+    # --- building ------------------------------------------------------------------------
 
-    # --- arrivals and routing -----------------------------------------------------------
+    def _add_host(self, h: int, placement: HostPlacement, profile: Profile, seed: int) -> None:
+        ids = {name: self.models.index(name) for name in placement.models}
+        table = SlowdownTable(profile, {m: n for n, m in ids.items()},
+                              {ids[n]: c.instances for n, c in placement.models.items()})
+        host = Host(h, SharedDevice(table))
+        self.hosts.append(host)
+        for name, config in placement.models.items():
+            policy = BatchPolicy.of(config)
+            service = ServiceTime(profile.models[name], model_stream(seed, f"{name}@{h}", 1), policy.max_batch)
+            self.replicas.setdefault(ids[name], []).append((host, policy, service, config.instances))
 
     def _route(self, m: int, kind: RouterKind, rng: np.random.Generator) -> None:
-        replicas = self.replicas[m]
         times = self.arrivals[m]
-        eager = any(q.max_queue for q in replicas)
-        assignment = None if eager else static_assignment(kind, len(times), len(replicas), rng)
-        if assignment is None:
-            for q in replicas:
-                q.eager, q.times, q.ids = True, np.empty(len(times)), np.empty(len(times), dtype=np.int64)
-            if len(times):
-                self._at(times[0], self._arrive, (m, 0, kind, rng))
-            return
-        for r, q in enumerate(replicas):
-            q.ids = np.flatnonzero(assignment == r)
-            q.times = times[q.ids]
-            q.count = len(q.ids)
-            if q.count:
-                self._wake(q, q.times[0])
-
-    def _arrive(self, event: simpy.Event) -> None:
-        """One request that needs a decision on arrival: route it, then admit or reject it."""
-        m, i, kind, rng = event.value
-        now = self.env.now
         replicas = self.replicas[m]
-        if len(replicas) == 1:
-            q = replicas[0]
-        elif kind == "least_outstanding":
-            q = replicas[least_outstanding([r.count - r.finished for r in replicas])]
-        else:
-            q = replicas[static_pick(kind, i, len(replicas), rng)]
-        self.results.host[m][i] = q.host
-        if q.max_queue is not None and q.count - q.head >= q.max_queue:
-            self.results.finish[m][i] = now  # rejected at once (UNAVAILABLE)
-            q.finished += 1
-        else:
-            q.times[q.count] = now
-            q.ids[q.count] = i
-            q.count += 1
-            if q.idle:
-                self._dispatch(q)
-        if i + 1 < len(self.arrivals[m]):
-            self._at(self.arrivals[m][i + 1], self._arrive, (m, i + 1, kind, rng))
+        eager = any(policy.max_queue is not None for _, policy, _, _ in replicas)
+        assignment = None if eager else static_assignment(kind, len(times), len(replicas), rng)
+        queues = []
+        for r, (host, policy, service, instances) in enumerate(replicas):
+            if assignment is None:
+                q_times, q_ids = np.empty(len(times)), np.empty(len(times), dtype=np.int64)
+            else:
+                q_ids = np.flatnonzero(assignment == r)
+                q_times = times[q_ids]
+                self.host_of[m][q_ids] = host.index
+            queue = ModelQueue(len(self.queues), m, host, policy, instances, service, q_times, q_ids,
+                               assignment is None)
+            queue.wake = queue.formation_time()
+            host.queues.append(queue)
+            self.queues.append(queue)
+            queues.append(queue)
+        if assignment is None and len(times):
+            pick = (lambda i: least_outstanding([q.known - q.finished for q in queues])) \
+                if kind == "least_outstanding" else self._static_pick(kind, len(queues), rng)
+            self._at(float(times[0]), self._on_arrivals, (m, 0, queues, pick))
 
-    # --- the batcher ----------------------------------------------------------------------
+    @staticmethod
+    def _static_pick(kind: RouterKind, replicas: int, rng: np.random.Generator):
+        if kind == "round_robin":
+            return lambda i: i % replicas
+        return lambda i: int(rng.integers(replicas))
 
-    def _dispatch(self, q: ModelQueue) -> None:
-        """Start batches on idle instances while the batcher's rules allow."""
-        now = self.env.now
-        while q.idle:
-            queued = q.arrived(now) - q.head
-            if queued <= 0:
-                if not q.eager and q.head < q.count:
-                    self._wake(q, q.times[q.head])
-                return
-            size, deadline = decide(q.policy, queued, q.times[q.head], now)
-            if size == 0:
-                trigger = q.head + q.policy.trigger - 1
-                if not q.eager and trigger < q.count:
-                    deadline = min(deadline, q.times[trigger])
-                self._wake(q, deadline)
-                return
-            self._start(q, size, now)
+    # --- events --------------------------------------------------------------------------
 
-    def _wake(self, q: ModelQueue, at: float) -> None:
-        if at >= q.wake_at or at == float("inf"):
-            return
-        q.wake_at = at
-        q.wake_token += 1
-        self._at(at, self._on_wake, (q, q.wake_token))
-
-    def _on_wake(self, event: simpy.Event) -> None:
-        q, token = event.value
-        if token != q.wake_token:
-            return
-        q.wake_at = float("inf")
-        self._dispatch(q)
-
-    def _at(self, when: float, callback: object, value: object) -> None:
+    def _at(self, when: float, callback, value: object) -> None:
         delay = when - self.env.now
         event = self.env.timeout(delay if delay > 0.0 else 0.0, value)
         event.callbacks.append(callback)
 
-    # --- the shared device ------------------------------------------------------------------
-
-    def _start(self, q: ModelQueue, size: int, now: float) -> None:
-        instance = q.idle.pop()
-        first = q.head
-        q.head += size
-        device = self.devices[q.host]
-        device.advance(now)
-        if not device.running:
-            device.busy_since = now
-        device.running.append(RunningBatch(q.model, q.service.draw(size), payload=(q, instance, first, size, now)))
-        self._reschedule(q.host, device)
-
-    def _reschedule(self, h: int, device: SharedDevice) -> None:
-        device.rerate()
-        device.token += 1
-        upcoming = device.next_finish()
-        if upcoming is not None:
-            self._at(self.env.now + upcoming[0], self._on_finish, (h, device.token))
-
-    def _on_finish(self, event: simpy.Event) -> None:
-        h, token = event.value
-        device = self.devices[h]
-        if token != device.token:
+    def _schedule(self, host: Host, when: float) -> None:
+        """Make ``when`` the host's one pending event (``inf``: none)."""
+        if when == host.pending:
             return
-        now = self.env.now
+        host.token += 1
+        host.pending = when
+        if when < INF:
+            self._at(when, self._on_host, (host, host.token, when))
+
+    def _on_host(self, event: simpy.Event) -> None:
+        host, token, when = event.value
+        if token == host.token:
+            host.pending = INF
+            self._step(host, when)
+
+    def _on_arrivals(self, event: simpy.Event) -> None:
+        """Route the arrivals due before anything else happens, one at a time."""
+        m, i, queues, pick = event.value
+        times, env = self.arrivals[m], self.env
+        count = len(times)
+        while True:
+            now = float(times[i])
+            self._admit(queues[pick(i)], m, i, now)
+            i += 1
+            if i == count:
+                return
+            if times[i] >= env.peek():
+                self._at(float(times[i]), self._on_arrivals, (m, i, queues, pick))
+                return
+
+    def _admit(self, q: ModelQueue, m: int, i: int, now: float) -> None:
+        host = q.host
+        self.host_of[m][i] = host.index
+        if not q.push(now, i):
+            self.rejected[m][i] = True
+            return
+        if q.busy < q.instances:
+            q.wake = q.formation_time()
+            if q.wake <= now:
+                self._step(host, now)
+            elif q.wake < host.pending:
+                self._schedule(host, q.wake)
+
+    # --- a host at one moment ---------------------------------------------------------------
+
+    def _step(self, host: Host, now: float) -> None:
+        """Everything due on ``host`` at ``now``: batches that end, batches that start."""
+        device = host.device
+        was_busy = bool(device.running)
         device.advance(now)
-        done, still = [], []
-        for batch in device.running:
-            (done if batch.remaining <= FINISH_EPSILON_S else still).append(batch)
-        if not done:  # float rounding left a sliver of work: the batch the event was for ends now
-            first = device.next_finish()[1]  # type: ignore[index]
-            done, still = [first], [b for b in still if b is not first]
-        device.running = still
-        if not device.running:
-            self._add_busy(h, device.busy_since or 0.0, now)
-        self._reschedule(h, device)
-        log = self.results.batches
-        for batch in done:
-            q, instance, first, size, start = batch.payload  # type: ignore[misc]
-            log.append((q.index, instance, first, size, start, now))
-            q.finished += size
-            q.idle.append(instance)
-            self._dispatch(q)
+        changed = False
+        if host.next_end <= now:
+            for batch in device.finished(now):
+                q, instance, first, size, start = batch.payload
+                self.log.add(q.index, instance, first, size, start, now)
+                q.catch_up(now)
+                q.busy -= 1
+                q.finished += size
+                q.idle.append(instance)
+                q.wake = now
+            changed = True
+        for q in host.queues:
+            if q.wake <= now and self._dispatch(q, device, now):
+                changed = True
+        if changed:
+            host.next_end = device.rerate(now)
+            if was_busy and not device.running:
+                self._add_busy(host.index, device.busy_since, now)
+            elif device.running and not was_busy:
+                device.busy_since = now
+        wake = host.next_end
+        for q in host.queues:
+            if q.wake < wake:
+                wake = q.wake
+        self._schedule(host, wake)
+
+    def _dispatch(self, q: ModelQueue, device: SharedDevice, now: float) -> bool:
+        """Start batches on the queue's idle instances while the batcher lets them."""
+        started = False
+        while q.busy < q.instances:
+            first, size = q.take(now)
+            if not size:
+                break
+            q.busy += 1
+            device.running.append(RunningBatch(q.model, q.service.draw(size), (q, q.idle.pop(), first, size, now)))
+            started = True
+        q.wake = q.formation_time() if q.busy < q.instances else INF
+        return started
 
     def _add_busy(self, h: int, start: float, end: float) -> None:
         lo, hi = max(start, self.window[0]), min(end, self.window[1])
@@ -256,57 +263,58 @@ class Engine:
         else:
             self.env.run(until=self.window[1])
         end = float(self.env.now)
-        for h, device in enumerate(self.devices):
-            if device.running:
-                self._add_busy(h, device.busy_since or 0.0, end)
-        log = np.array(self.results.batches, dtype=float).reshape(-1, 6)
-        self._expand(log)
-        return SimTrace(self._requests(), self._batches(log), self.busy.copy(), end)
+        for host in self.hosts:
+            if host.device.running:
+                self._add_busy(host.index, host.device.busy_since, end)
+        log = self.log.columns()
+        return SimTrace(self._requests(log), self._batches(log), self.busy.copy(), end)
 
-    def _expand(self, log: np.ndarray) -> None:
+    def _requests(self, log: dict[str, np.ndarray]) -> RequestTable:
         """Give every request the outcome of the batch it ran in (once, vectorised)."""
-        r = self.results
-        for q in self.queue_list:
-            rows = log[log[:, 0] == q.index]
-            rows = rows[np.argsort(rows[:, 2], kind="stable")]
-            sizes = rows[:, 3].astype(np.int64)
+        finish = [np.full(len(a), np.nan) for a in self.arrivals]
+        start = [np.full(len(a), np.nan) for a in self.arrivals]
+        batch = [np.zeros(len(a), dtype=np.int32) for a in self.arrivals]
+        for q in self.queues:
+            rows = np.flatnonzero(log["queue"] == q.index)
+            rows = rows[np.argsort(log["first"][rows], kind="stable")]
+            sizes = log["size"][rows]
             ids = q.ids[: int(sizes.sum())]
             m = q.model
-            r.host[m][ids] = q.host
-            r.finish[m][ids] = np.repeat(rows[:, 5] + q.service.overhead_s, sizes)
-            r.start[m][ids] = np.repeat(rows[:, 4], sizes)
-            r.batch[m][ids] = np.repeat(sizes, sizes)
-            r.ok[m][ids] = True
-
-    def _requests(self) -> RequestTable:
-        r = self.results
+            finish[m][ids] = np.repeat(log["end"][rows] + q.service.overhead_s[sizes], sizes)
+            start[m][ids] = np.repeat(log["start"][rows], sizes)
+            batch[m][ids] = np.repeat(sizes, sizes)
+        for m, rejected in enumerate(self.rejected):
+            finish[m][rejected] = self.arrivals[m][rejected]   # answered UNAVAILABLE at once
+        finish_s = np.concatenate(finish)
         return RequestTable(
             models=self.models,
             model=np.concatenate([np.full(len(a), m, dtype=np.int32) for m, a in enumerate(self.arrivals)]),
-            host=np.concatenate(r.host),
+            host=np.concatenate(self.host_of),
             arrival_s=np.concatenate(self.arrivals),
-            finish_s=np.concatenate(r.finish),
-            ok=np.concatenate(r.ok),
-            batch_size=np.concatenate(r.batch),
-            start_s=np.concatenate(r.start),
+            finish_s=finish_s,
+            ok=np.concatenate(batch) > 0,
+            batch_size=np.concatenate(batch),
+            start_s=np.concatenate(start),
         )
 
-    def _batches(self, log: np.ndarray) -> BatchTable:
-        queue = log[:, 0].astype(np.int64)
-        model = np.array([q.model for q in self.queue_list], dtype=np.int32)
-        host = np.array([q.host for q in self.queue_list], dtype=np.int32)
+    def _batches(self, log: dict[str, np.ndarray]) -> BatchTable:
+        model = np.array([q.model for q in self.queues], dtype=np.int32)
+        host = np.array([q.host.index for q in self.queues], dtype=np.int32)
+        queue = log["queue"]
         return BatchTable(model=model[queue] if len(queue) else np.empty(0, np.int32),
                           host=host[queue] if len(queue) else np.empty(0, np.int32),
-                          instance=log[:, 1].astype(np.int32), size=log[:, 3].astype(np.int32),
-                          start_s=log[:, 4], end_s=log[:, 5])
-
-
-def static_pick(kind: RouterKind, i: int, replicas: int, rng: np.random.Generator) -> int:
-    return i % replicas if kind == "round_robin" else int(rng.integers(replicas))
+                          instance=log["instance"], size=log["size"], start_s=log["start"], end_s=log["end"])
 
 
 def simulate_placement(hosts: list[HostPlacement], profiles: dict[str, Profile], arrivals: dict[str, np.ndarray],
                        routers: dict[str, RouterKind], seed: int, window: tuple[float, float],
                        drain: bool = True) -> SimTrace:
-    """Simulate ``hosts`` (one placement) serving ``arrivals``; see the module docstring."""
+    """Simulate ``hosts`` (one placement) serving ``arrivals``; see the module docstring.
+
+    ``arrivals[model]`` are sorted arrival times (s); ``routers[model]`` spreads a model
+    over its replicas (default ``least_outstanding``); ``seed`` drives the service-time
+    draws and the random router, one stream per model; ``host_busy_s`` is measured inside
+    ``window = (warmup_s, duration_s)``. With ``drain`` the run continues until every
+    request finished, otherwise it stops at ``window[1]``.
+    """
     return Engine(hosts, profiles, arrivals, routers, seed, window).run(drain)

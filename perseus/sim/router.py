@@ -1,13 +1,14 @@
-"""Spreading a model's requests over its replicas (the hosts that serve it).
+"""Spreading a model's requests over its replicas (the hosts of the placement that serve it).
 
 * ``round_robin`` - request ``i`` goes to replica ``i mod R``;
-* ``random`` - a uniformly random replica per request (seeded stream);
-* ``least_outstanding`` - the replica with the fewest of this model's requests sent and
-  not yet answered; ties go to the lowest host index. It depends on the state at each
-  arrival, so the engine routes those requests one event at a time.
+* ``random`` - a uniformly random replica per request (the model's seeded stream);
+* ``least_outstanding`` - the replica with the fewest of this model's requests routed
+  and not yet finished (their batch has not ended); ties go to the lowest host index.
+  It depends on the state at each arrival, so the engine routes those requests one at a
+  time, in time order with everything else.
 
 The first two do not depend on the system's state and are decided for the whole trace
-at once.
+at once, so that their replicas see their arrivals as arrays like a single replica.
 """
 
 from __future__ import annotations

@@ -1,39 +1,42 @@
 """How long a batch computes, and what each request costs outside compute.
 
 Batch time (one batch alone on the device, one busy instance) comes from the profile's
-curve: the mean for a size is interpolated linearly between measured sizes and
-extrapolated from the fit (or the last two points) beyond them. Its spread follows the
-profile's ``service_time``:
+curve: the mean for a size is interpolated linearly between measured sizes; outside the
+measured range it follows the linear ``fit`` when the profile has one, else the line
+through the two nearest measured points. Its spread follows the profile's
+``service_time`` (``ModelProfile.service_time_kind``):
 
 * ``deterministic`` - always the mean;
 * ``exponential`` - exponential with that mean (for M/M/c checks);
-* ``lognormal`` - lognormal with that mean and the measured coefficient of variation;
+* ``lognormal`` - lognormal with that mean and the measured standard deviation, or the
+  spread that puts the measured p95 at the lognormal's 95th percentile;
 * ``empirical`` - the measured spread: a piecewise-linear quantile function through the
-  measured p50, p95 and p99 (tails extended linearly), scaled so that its mean is the
-  measured mean. Sizes between measured ones use the nearest measured size's shape.
+  measured p50, p95 and p99 (tails extended linearly), rescaled so that its mean is the
+  measured mean; with only a standard deviation measured, lognormal with it.
+  Sizes between measured ones use the nearest measured size's shape.
 
 Where the profile measured the model served open loop (``open_loop``), batch means are
-scaled by its ``compute_factor``: a server that idles between requests computes slower
-than the closed-loop curve shows. Assumption: the factor measured at one moderate load
-holds at the loads simulated.
+scaled by its ``compute_factor`` and the per-request overhead is its ``overhead_ms``.
+Assumption: the factor measured at one moderate load holds at the loads simulated.
 
-The per-request overhead (client, network, server front end) is the open-loop
-``overhead_ms`` where measured, else the curve's ``overhead_ms`` for a one-item request;
-it delays the response but does not occupy the device. Assumption: overhead is a
-constant per request.
+The per-request overhead (client, network, server front end) is otherwise the profile's
+``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It
+delays each response but does not occupy the device.
+
+Draws come from the model's own random stream, a chunk of standardised variates (mean
+one) at a time, so that a draw is one multiplication.
 """
 
 from __future__ import annotations
 
-import bisect
-
 import numpy as np
+from scipy.special import ndtri
 
 from perseus.config.profile import LatencyStats, ModelProfile
 
 _CHUNK = 4096
 _KNOTS = np.array([0.0, 0.5, 0.95, 0.99, 1.0])
-_KNOTS_LIST = _KNOTS.tolist()
+_Z95 = 1.6448536269514722
 
 
 class ServiceTime:
@@ -44,54 +47,49 @@ class ServiceTime:
         self.rng = rng
         sizes = sorted(profile.batch_latency_ms)
         factor = profile.open_loop.compute_factor if profile.open_loop else 1.0
-        self.means = np.array([factor * _mean_ms(profile, sizes, k) / 1e3 for k in range(max_batch + 1)])
-        self.shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
-        self.overhead_s = _overhead_ms(profile) / 1e3
-        self._uniform = np.empty(0)
-        self._used = 0
+        self.means = [factor * mean_ms(profile, sizes, k) / 1e3 for k in range(max_batch + 1)]
+        self.overhead_s = np.array([overhead_ms(profile, k) / 1e3 for k in range(max_batch + 1)])
+        shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
+        distinct = sorted(set(shapes))
+        self._shape_of = [distinct.index(s) for s in shapes]
+        self._shapes = distinct
+        self._variates: list[list[float]] = [[] for _ in distinct]
+        self._used = [0] * len(distinct)
 
     def mean(self, size: int) -> float:
-        return float(self.means[size])
+        return self.means[size]
 
     def draw(self, size: int) -> float:
         """A solo batch time for a batch of ``size``."""
-        mean = self.means[size]
         if self.kind == "deterministic":
-            return float(mean)
-        u = self._next_uniform()
+            return self.means[size]
+        s = self._shape_of[size]
+        used = self._used[s]
+        variates = self._variates[s]
+        if used == len(variates):
+            variates = self._variates[s] = self._standard(self._shapes[s])
+            used = 0
+        self._used[s] = used + 1
+        return self.means[size] * variates[used]
+
+    def _standard(self, shape: tuple[float, ...]) -> list[float]:
+        """A chunk of variates with mean one and the given shape."""
+        u = self.rng.random(_CHUNK)
         if self.kind == "exponential":
-            return float(-mean * np.log1p(-u))
-        shape = self.shapes[size]
-        if self.kind == "lognormal":
-            sigma, mu = shape
-            from scipy.special import ndtri
-
-            return float(mean * np.exp(mu + sigma * ndtri(min(max(u, 1e-12), 1 - 1e-12))))
-        return float(mean * _interp_knots(u, shape))
-
-    def _next_uniform(self) -> float:
-        if self._used == len(self._uniform):
-            self._uniform = self.rng.random(_CHUNK)
-            self._used = 0
-        value = self._uniform[self._used]
-        self._used += 1
-        return float(value)
-
-
-def _interp_knots(u: float, values: np.ndarray) -> float:
-    """``np.interp(u, _KNOTS, values)`` for one point, without numpy's per-call cost."""
-    i = bisect.bisect_right(_KNOTS_LIST, u) - 1
-    if i >= len(_KNOTS_LIST) - 1:
-        return float(values[-1])
-    lo, hi = _KNOTS_LIST[i], _KNOTS_LIST[i + 1]
-    return float(values[i] + (values[i + 1] - values[i]) * (u - lo) / (hi - lo))
+            return (-np.log1p(-u)).tolist()
+        if len(shape) == 1:   # lognormal with this sigma
+            sigma = shape[0]
+            z = ndtri(np.clip(u, 1e-12, 1 - 1e-12))
+            return np.exp(sigma * z - sigma * sigma / 2).tolist()
+        return np.interp(u, _KNOTS, shape).tolist()
 
 
 def _nearest(sizes: list[int], k: int) -> int:
     return min(sizes, key=lambda s: (abs(s - k), s))
 
 
-def _mean_ms(profile: ModelProfile, sizes: list[int], k: int) -> float:
+def mean_ms(profile: ModelProfile, sizes: list[int], k: int) -> float:
+    """Mean solo batch time of a batch of ``k`` (ms)."""
     curve = profile.batch_latency_ms
     if k <= 0:
         return 0.0
@@ -108,37 +106,39 @@ def _mean_ms(profile: ModelProfile, sizes: list[int], k: int) -> float:
     return max(curve[hi].mean + slope * (k - hi), 1e-6)
 
 
-def _shape(kind: str, stats: LatencyStats) -> np.ndarray | tuple[float, float]:
-    """Per-kind spread around a mean of 1 (relative units)."""
-    if kind == "lognormal":
-        cv = (stats.std / stats.mean) if stats.std else _cv_from_p95(stats)
-        sigma = float(np.sqrt(np.log1p(cv * cv)))
-        return sigma, -sigma * sigma / 2
-    if kind != "empirical" or stats.p50 is None or stats.p95 is None:
-        return np.ones(len(_KNOTS))
-    p50, p95 = stats.p50, max(stats.p95, stats.p50)
-    p99 = max(stats.p99 if stats.p99 is not None else p95, p95)
-    low = max(p50 - (p95 - p50), 0.0)
-    values = np.array([low, p50, p95, p99, p99 + (p99 - p95)])
-    mean = _piecewise_mean(values)
-    return values / mean if mean > 0 else np.ones(len(_KNOTS))
-
-
-def _piecewise_mean(values: np.ndarray) -> float:
-    """Mean of a piecewise-linear quantile function through ``_KNOTS``."""
-    return float(np.sum(np.diff(_KNOTS) * (values[:-1] + values[1:]) / 2))
-
-
-def _cv_from_p95(stats: LatencyStats) -> float:
-    if stats.p95 is None or stats.p95 <= stats.mean:
-        return 0.0
-    return (np.log(stats.p95 / stats.mean)) / 1.645
-
-
-def _overhead_ms(profile: ModelProfile) -> float:
+def overhead_ms(profile: ModelProfile, k: int) -> float:
+    """Per-request time outside compute for a request in a batch of ``k`` (ms)."""
     if profile.open_loop is not None:
         return profile.open_loop.overhead_ms
     if not profile.overhead_ms:
         return 0.0
     sizes = sorted(profile.overhead_ms)
-    return float(np.interp(1, sizes, [profile.overhead_ms[s].mean for s in sizes]))
+    return float(np.interp(k, sizes, [profile.overhead_ms[s].mean for s in sizes]))
+
+
+def _shape(kind: str, stats: LatencyStats) -> tuple[float, ...]:
+    """Spread around a mean of one: ``(sigma,)`` for lognormal, quantile knots for
+    empirical, ``()`` where there is nothing to draw."""
+    if kind in ("deterministic", "exponential"):
+        return ()
+    has_quantiles = stats.p50 is not None and stats.p95 is not None
+    if kind == "lognormal" or not has_quantiles:
+        return (_lognormal_sigma(stats),)
+    p50, p95 = stats.p50, max(stats.p95, stats.p50)
+    p99 = max(stats.p99 if stats.p99 is not None else p95, p95)
+    low = max(p50 - (p95 - p50), 0.0)
+    values = np.array([low, p50, p95, p99, p99 + (p99 - p95)])
+    mean = float(np.sum(np.diff(_KNOTS) * (values[:-1] + values[1:]) / 2))
+    return tuple((values / mean).tolist()) if mean > 0 else (0.0,)
+
+
+def _lognormal_sigma(stats: LatencyStats) -> float:
+    """Sigma of a lognormal with the measured mean and std, or with p95 at its 95th percentile."""
+    if stats.std:
+        cv = stats.std / stats.mean
+        return float(np.sqrt(np.log1p(cv * cv)))
+    if stats.p95 is None or stats.p95 <= stats.mean:
+        return 0.0
+    # mean one: log(p95 / mean) = -sigma^2 / 2 + z95 * sigma, the smaller root
+    ratio = np.log(stats.p95 / stats.mean)
+    return float(_Z95 - np.sqrt(max(_Z95 * _Z95 - 2 * ratio, 0.0)))
