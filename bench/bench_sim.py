@@ -43,11 +43,13 @@ def large_case(total_requests: int, seed: int = 0):
     duration = per_model / rate
     arrivals = {}
     for i, name in enumerate(names):
-        if i % 2 == 0:   # spiky: 4x the base rate for 5 s of every 30 s
+        if i % 2 == 0:   # spiky: Poisson at 4x the base rate for 5 s of every 30 s (thinning)
             base = rate / (1 + 3 * 5 / 30)
-            t = np.cumsum(rng.exponential(1 / (4 * base), int(per_model * 1.3)))
+            kept = (5 + 25 * 0.25) / 30
+            t = np.cumsum(rng.exponential(1 / (4 * base), int(per_model / kept * 1.1)))
             keep = (np.mod(t, 30) < 5) | (rng.random(len(t)) < 0.25)
             times = t[keep][:per_model]
+            assert len(times) == per_model
         else:            # bursty: Gamma gaps with cv 4
             times = np.cumsum(rng.gamma(1 / 16, 16 / rate, per_model))
         arrivals[name] = times

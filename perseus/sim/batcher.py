@@ -36,6 +36,7 @@ the arrival times alone.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,19 +99,20 @@ def batch_size_now(policy: BatchPolicy, queued: int, oldest_s: float, now: float
 class DynamicBatcher:
     """One model's queue on one host, its waiting payloads and its instances.
 
-    ``times``/``ids`` hold the arrival times (sorted) and trace indices of the requests
-    routed here. With ``eager`` routing they are filled one request at a time as the
-    router decides (``known`` counts them); otherwise all are known from the start and
-    ``arrived(now)`` is a ``searchsorted``.
+    ``times`` holds the arrival times (sorted, a list: the batcher reads single values)
+    and ``ids`` the trace indices of the requests routed here. With ``eager`` routing they
+    are filled one request at a time as the router decides (``known`` counts them);
+    otherwise all are known from the start and ``arrived(now)`` is a binary search.
     """
 
     def __init__(self, policy: BatchPolicy, instances: int, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
         self.policy = policy
         self.instances = instances
-        self.times = times
+        self.times: list[float] = [] if eager else times.tolist()
         self.ids = ids
         self.eager = eager
-        self.known = 0 if eager else len(times)
+        self.known = len(self.times)
+        self.cursor = 0                      # requests known to have arrived
         self.head = 0                        # first request in neither a payload nor a batch
         self.busy = 0                        # instances running a batch
         self.payloads: list[list[int]] = []  # waiting payloads: [first request, size]
@@ -127,18 +129,19 @@ class DynamicBatcher:
     def arrived(self, now: float) -> int:
         if self.eager:
             return self.known
-        return int(self.times.searchsorted(now, "right"))
+        self.cursor = bisect_right(self.times, now, self.cursor)
+        return self.cursor
 
     def formation_time(self) -> float:
         """When the requests from ``head`` on form a payload (``inf``: not known yet)."""
         head = self.head
         if head >= self.known:
             return INF
-        first = float(self.times[head])
+        first = self.times[head]
         if not self.policy.batching or self.delay == 0.0:
             return first
         last = head + self.trigger - 1
-        full = float(self.times[last]) if last < self.known else INF
+        full = self.times[last] if last < self.known else INF
         return min(first + self.delay, full)
 
     def catch_up(self, now: float) -> None:
@@ -169,7 +172,7 @@ class DynamicBatcher:
         queued = self.arrived(now) - self.head
         if queued <= 0:
             return self.head, 0
-        size = batch_size_now(self.policy, queued, float(self.times[self.head]), now)
+        size = batch_size_now(self.policy, queued, self.times[self.head], now)
         first = self.head
         self.head += size
         return first, size
@@ -190,7 +193,7 @@ class DynamicBatcher:
         self.catch_up(arrival)
         if self.policy.max_queue is not None and self.known - self.head >= self.policy.max_queue:
             return False
-        self.times[self.known] = arrival
+        self.times.append(arrival)
         self.ids[self.known] = index
         self.known += 1
         return True

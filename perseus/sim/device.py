@@ -25,28 +25,33 @@ from perseus.config.profile import Profile
 
 
 class RunningBatch:
-    """One executing batch: work left, its current rate, when it ends at that rate."""
+    """One executing batch: its model (local index on the host), work left, its current
+    rate, when it ends at that rate, and what it is (``queue`` is the engine's)."""
 
-    __slots__ = ("model", "remaining", "rate", "finish_at", "payload")
+    __slots__ = ("model", "remaining", "rate", "finish_at", "queue", "instance", "first", "size", "start")
 
-    def __init__(self, model: int, work: float, payload: tuple) -> None:
+    def __init__(self, model: int, work: float, queue: object, instance: int, first: int, size: int,
+                 start: float) -> None:
         self.model = model
         self.remaining = work
         self.rate = 1.0
         self.finish_at = 0.0
-        self.payload = payload
+        self.queue = queue
+        self.instance = instance
+        self.first = first
+        self.size = size
+        self.start = start
 
 
 class SlowdownTable:
-    """Pairwise slowdown terms of the models on one host (indexed by engine model id)."""
+    """Pairwise slowdown terms of the models on one host, by local model index."""
 
-    def __init__(self, profile: Profile, models: dict[int, str], instances: dict[int, int]) -> None:
-        self.same = {m: [_same_model(profile, name, k) for k in range(1, instances[m] + 1)]
-                     for m, name in models.items()}
-        self.cross = {(a, b): profile.slowdown(na, nb) - 1.0 for a, na in models.items()
-                      for b, nb in models.items() if a != b}
-        self.independent = all(v == 0.0 for v in self.cross.values()) and all(
-            s == 1.0 for row in self.same.values() for s in row)
+    def __init__(self, profile: Profile, names: list[str], instances: list[int]) -> None:
+        self.same = [[_same_model(profile, name, k) for k in range(1, count + 1)]
+                     for name, count in zip(names, instances)]
+        self.cross = [[profile.slowdown(a, b) - 1.0 if a != b else 0.0 for b in names] for a in names]
+        self.independent = all(v == 0.0 for row in self.cross for v in row) and all(
+            s == 1.0 for row in self.same for s in row)
 
 
 def _same_model(profile: Profile, name: str, k: int) -> float:
@@ -65,6 +70,7 @@ class SharedDevice:
     def __init__(self, table: SlowdownTable) -> None:
         self.table = table
         self.running: list[RunningBatch] = []
+        self.counts = [0] * len(table.same)   # running batches per local model
         self.updated = 0.0
         self.busy_since = 0.0
 
@@ -76,34 +82,40 @@ class SharedDevice:
                 batch.remaining -= batch.rate * elapsed
         self.updated = now
 
+    def start(self, batch: RunningBatch) -> None:
+        self.running.append(batch)
+        self.counts[batch.model] += 1
+
     def finished(self, now: float) -> list[RunningBatch]:
         """Remove and return the batches that end at ``now``."""
-        done = [b for b in self.running if b.finish_at <= now]
-        if done:
-            self.running = [b for b in self.running if b.finish_at > now]
+        done, still = [], []
+        for b in self.running:
+            if b.finish_at <= now:
+                done.append(b)
+                self.counts[b.model] -= 1
+            else:
+                still.append(b)
+        self.running = still
         return done
 
     def rerate(self, now: float) -> float:
         """New rates after a start or an end; returns the next end time (``inf``: idle)."""
         running, table = self.running, self.table
-        if not running:
-            return float("inf")
+        soonest = float("inf")
         if len(running) == 1 or table.independent:
             for b in running:
                 b.rate = 1.0
                 b.finish_at = now + b.remaining
-            return min(b.finish_at for b in running)
-        counts: dict[int, int] = {}
-        for b in running:
-            counts[b.model] = counts.get(b.model, 0) + 1
-        cross, same = table.cross, table.same
-        soonest = float("inf")
+                if b.finish_at < soonest:
+                    soonest = b.finish_at
+            return soonest
+        counts, cross, same = self.counts, table.cross, table.same
         for b in running:
             m = b.model
             slow = same[m][counts[m] - 1]
-            for other, count in counts.items():
-                if other != m:
-                    slow += count * cross[(m, other)]
+            for count, term in zip(counts, cross[m]):
+                if count:
+                    slow += count * term
             b.rate = 1.0 / slow
             b.finish_at = now + b.remaining * slow
             if b.finish_at < soonest:

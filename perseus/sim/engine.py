@@ -43,11 +43,12 @@ def model_stream(seed: int, name: str, purpose: int) -> np.random.Generator:
 class ModelQueue(DynamicBatcher):
     """A model's batcher on one host, with what the engine needs around it."""
 
-    def __init__(self, index: int, model: int, host: "Host", policy: BatchPolicy, instances: int,
+    def __init__(self, index: int, model: int, local: int, host: "Host", policy: BatchPolicy, instances: int,
                  service: ServiceTime, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
         super().__init__(policy, instances, times, ids, eager)
-        self.index = index
-        self.model = model
+        self.index = index        # in the engine's queue list
+        self.model = model        # in the engine's model list
+        self.local = local        # among the host's models (its device's model index)
         self.host = host
         self.service = service
         self.idle = list(range(instances - 1, -1, -1))   # instance 0 is taken first
@@ -56,8 +57,9 @@ class ModelQueue(DynamicBatcher):
 class Host:
     """One server: its shared device, its models' queues, its pending event."""
 
-    def __init__(self, index: int, device: SharedDevice) -> None:
+    def __init__(self, index: int, names: list[str], device: SharedDevice) -> None:
         self.index = index
+        self.names = names        # its models, in the device's order
         self.device = device
         self.queues: list[ModelQueue] = []
         self.next_end = INF       # when the next running batch ends
@@ -114,15 +116,14 @@ class Engine:
     # --- building ------------------------------------------------------------------------
 
     def _add_host(self, h: int, placement: HostPlacement, profile: Profile, seed: int) -> None:
-        ids = {name: self.models.index(name) for name in placement.models}
-        table = SlowdownTable(profile, {m: n for n, m in ids.items()},
-                              {ids[n]: c.instances for n, c in placement.models.items()})
-        host = Host(h, SharedDevice(table))
+        names = list(placement.models)
+        table = SlowdownTable(profile, names, [c.instances for c in placement.models.values()])
+        host = Host(h, names, SharedDevice(table))
         self.hosts.append(host)
         for name, config in placement.models.items():
             policy = BatchPolicy.of(config)
             service = ServiceTime(profile.models[name], model_stream(seed, f"{name}@{h}", 1), policy.max_batch)
-            self.replicas.setdefault(ids[name], []).append((host, policy, service, config.instances))
+            self.replicas.setdefault(self.models.index(name), []).append((host, policy, service, config.instances))
 
     def _route(self, m: int, kind: RouterKind, rng: np.random.Generator) -> None:
         times = self.arrivals[m]
@@ -132,13 +133,13 @@ class Engine:
         queues = []
         for r, (host, policy, service, instances) in enumerate(replicas):
             if assignment is None:
-                q_times, q_ids = np.empty(len(times)), np.empty(len(times), dtype=np.int64)
+                q_times, q_ids = times[:0], np.empty(len(times), dtype=np.int64)
             else:
                 q_ids = np.flatnonzero(assignment == r)
                 q_times = times[q_ids]
                 self.host_of[m][q_ids] = host.index
-            queue = ModelQueue(len(self.queues), m, host, policy, instances, service, q_times, q_ids,
-                               assignment is None)
+            queue = ModelQueue(len(self.queues), m, host.names.index(self.models[m]), host, policy, instances, service, q_times,
+                               q_ids, assignment is None)
             queue.wake = queue.formation_time()
             host.queues.append(queue)
             self.queues.append(queue)
@@ -158,8 +159,7 @@ class Engine:
 
     def _at(self, when: float, callback, value: object) -> None:
         delay = when - self.env.now
-        event = self.env.timeout(delay if delay > 0.0 else 0.0, value)
-        event.callbacks.append(callback)
+        self.env.timeout(delay if delay > 0.0 else 0.0, value).callbacks.append(callback)
 
     def _schedule(self, host: Host, when: float) -> None:
         """Make ``when`` the host's one pending event (``inf``: none)."""
@@ -171,10 +171,18 @@ class Engine:
             self._at(when, self._on_host, (host, host.token, when))
 
     def _on_host(self, event: simpy.Event) -> None:
+        """The host's pending event: handle it, and the host's following ones as long as
+        nothing else is due before them (the same order SimPy would take, without the
+        round trip through its queue)."""
         host, token, when = event.value
-        if token == host.token:
-            host.pending = INF
-            self._step(host, when)
+        if token != host.token:
+            return
+        host.pending = INF
+        peek = self.env.peek
+        wake = self._step(host, when)
+        while wake < peek():
+            wake = self._step(host, wake)
+        self._schedule(host, wake)
 
     def _on_arrivals(self, event: simpy.Event) -> None:
         """Route the arrivals due before anything else happens, one at a time."""
@@ -200,26 +208,28 @@ class Engine:
         if q.busy < q.instances:
             q.wake = q.formation_time()
             if q.wake <= now:
-                self._step(host, now)
+                self._schedule(host, self._step(host, now))
             elif q.wake < host.pending:
                 self._schedule(host, q.wake)
 
     # --- a host at one moment ---------------------------------------------------------------
 
-    def _step(self, host: Host, now: float) -> None:
-        """Everything due on ``host`` at ``now``: batches that end, batches that start."""
+    def _step(self, host: Host, now: float) -> float:
+        """Everything due on ``host`` at ``now`` - batches that end, batches that start -
+        and when the host has something to do next."""
         device = host.device
         was_busy = bool(device.running)
         device.advance(now)
         changed = False
         if host.next_end <= now:
+            log = self.log
             for batch in device.finished(now):
-                q, instance, first, size, start = batch.payload
-                self.log.add(q.index, instance, first, size, start, now)
+                q = batch.queue
+                log.add(q.index, batch.instance, batch.first, batch.size, batch.start, now)
                 q.catch_up(now)
                 q.busy -= 1
-                q.finished += size
-                q.idle.append(instance)
+                q.finished += batch.size
+                q.idle.append(batch.instance)
                 q.wake = now
             changed = True
         for q in host.queues:
@@ -235,7 +245,7 @@ class Engine:
         for q in host.queues:
             if q.wake < wake:
                 wake = q.wake
-        self._schedule(host, wake)
+        return wake
 
     def _dispatch(self, q: ModelQueue, device: SharedDevice, now: float) -> bool:
         """Start batches on the queue's idle instances while the batcher lets them."""
@@ -245,7 +255,7 @@ class Engine:
             if not size:
                 break
             q.busy += 1
-            device.running.append(RunningBatch(q.model, q.service.draw(size), (q, q.idle.pop(), first, size, now)))
+            device.start(RunningBatch(q.local, q.service.draw(size), q, q.idle.pop(), first, size, now))
             started = True
         q.wake = q.formation_time() if q.busy < q.instances else INF
         return started
