@@ -43,3 +43,15 @@ def test_open_loop_calibration_scales_compute_and_sets_overhead():
     prof.models["m"].open_loop = OpenLoop(rps=30, compute_factor=1.5, overhead_ms=2.0)
     trace = one_host(prof, {"m": ModelConfig()}, {"m": np.array([0.0, 1.0])})
     assert np.allclose(trace.requests.latency_s, 0.015 + 0.002)
+
+
+def test_overhead_is_interpolated_by_batch_size_and_added_outside_compute():
+    prof = profile({"m": {1: 10.0, 4: 22.0}})
+    prof = type(prof).model_validate({**prof.model_dump(), "models": {"m": {
+        **prof.models["m"].model_dump(exclude_none=True), "overhead_ms": {1: {"mean": 1.0}, 4: {"mean": 4.0}}}}})
+    config = ModelConfig(max_batch_size=4, max_queue_delay_ms=0)
+    trace = one_host(prof, {"m": config}, {"m": np.array([0.0, 0.001, 0.001, 0.1])})
+    req = trace.requests
+    assert list(req.batch_size) == [1, 2, 2, 1]
+    assert np.allclose(req.finish_s, [0.010 + 0.001, 0.010 + 0.014 + 0.002, 0.024 + 0.002, 0.110 + 0.001])
+    assert np.allclose(trace.batches.end_s, [0.010, 0.024, 0.110])   # the device is not held for it
