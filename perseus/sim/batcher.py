@@ -105,6 +105,9 @@ class DynamicBatcher:
     otherwise all are known from the start and ``arrived(now)`` is a binary search.
     """
 
+    __slots__ = ("policy", "instances", "times", "ids", "eager", "known", "cursor", "head", "busy", "payloads",
+                 "open", "finished", "wake", "prefetch", "slots", "delay", "trigger", "cap")
+
     def __init__(self, policy: BatchPolicy, instances: int, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
         self.policy = policy
         self.instances = instances
@@ -118,7 +121,6 @@ class DynamicBatcher:
         self.payloads: list[list[int]] = []  # waiting payloads: [first request, size]
         self.open = False                    # whether the newest waiting payload still absorbs
         self.finished = 0                    # requests whose batch has ended (for the router)
-        self.routed = 0                      # requests routed here (for the router)
         self.wake = INF                      # when an idle instance can next start a batch
         self.prefetch = policy.batching      # Triton enqueues unbatched requests one by one
         self.slots = 2 * instances
