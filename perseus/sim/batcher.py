@@ -151,18 +151,17 @@ class DynamicBatcher:
         was busy, up to ``now`` (nothing happens here while an instance is idle)."""
         if not self.prefetch or self.busy < self.instances:
             return
-        arrived = self.arrived(now)
         payloads, cap = self.payloads, self.cap
         while True:
             if self.open:
                 last = payloads[-1]
-                grow = min(cap - last[1], arrived - self.head)
+                grow = min(cap - last[1], self.arrived(now) - self.head)
                 last[1] += grow
                 self.head += grow
                 if last[1] < cap:
                     return
                 self.open = False
-            if self.head >= arrived or len(payloads) >= self.slots or self.formation_time() > now:
+            if len(payloads) >= self.slots or self.formation_time() > now:   # (the head has arrived otherwise)
                 return
             payloads.append([self.head, 0])
             self.open = True
