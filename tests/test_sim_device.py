@@ -121,3 +121,28 @@ def test_same_seed_same_numbers_bit_for_bit():
     assert first.finish_s.tobytes() == second.finish_s.tobytes()
     other = one_host(prof, configs, arrivals, seed=10).requests
     assert first.finish_s.tobytes() != other.finish_s.tobytes()
+
+
+def test_hosts_linked_only_by_least_outstanding_routers():
+    from perseus.sim.engine import linked_groups
+    a, b, c = ({"a": ModelConfig()}, {"b": ModelConfig()}, {"a": ModelConfig(), "b": ModelConfig()})
+    hosts = [HostPlacement(host_type="t", models=m) for m in (a, b, c, b)]
+    assert linked_groups(hosts, {}) == [0, 0, 0, 0]                      # a links 0-2, b links 1-2-3
+    assert linked_groups(hosts, {"a": "round_robin"}) == [0, 1, 1, 1]
+    assert linked_groups(hosts, {"a": "random", "b": "round_robin"}) == [0, 1, 2, 3]
+
+
+def test_independent_hosts_give_what_each_gives_alone():
+    """Hosts that no router links run on separate event loops; a host's numbers must not
+    depend on the others being there."""
+    prof = profile({"a": {1: 8.0, 8: 40.0}, "b": {1: 3.0, 8: 15.0}}, kind="exponential", interference=ONE_CORE)
+    configs = {"a": ModelConfig(max_batch_size=8, max_queue_delay_ms=5), "b": ModelConfig(instances=2)}
+    arrivals = {"a": poisson(50, 2000, 1), "b": poisson(80, 3000, 2)}
+    hosts = [HostPlacement(host_type="t", models=configs), HostPlacement(host_type="t", models={"c": ModelConfig()})]
+    both = simulate_placement(hosts, {"t": profile({"a": {1: 8.0, 8: 40.0}, "b": {1: 3.0, 8: 15.0}, "c": {1: 9.0}},
+                                                   kind="exponential", interference=ONE_CORE)},
+                              {**arrivals, "c": poisson(30, 1000, 3)}, {}, 0, (0.0, 70.0)).requests
+    alone = simulate_placement(hosts[:1], {"t": prof}, arrivals, {}, 0, (0.0, 70.0)).requests
+    first = both.model < 2
+    assert both.finish_s[first].tobytes() == alone.finish_s.tobytes()
+    assert np.isfinite(both.finish_s[~first]).all()

@@ -16,6 +16,12 @@ time, by one router event per model that routes every arrival due before the nex
 pending event in a loop (nothing else can happen in between) and then waits for the
 next one. Batches are logged into flat arrays and expanded to their requests once, at
 the end of the run.
+
+Hosts that no ``least_outstanding`` router links never influence each other, so each
+group of linked hosts runs on its own SimPy environment, one group after another. The
+order of events inside a group is the order of one shared environment, so the results
+are the same; a lone host then handles its events in one loop, with no round trip
+through SimPy's queue between them.
 """
 
 from __future__ import annotations
@@ -60,10 +66,11 @@ class ModelQueue(DynamicBatcher):
 class Host:
     """One server: its shared device, its models' queues, its pending event."""
 
-    __slots__ = ("index", "names", "device", "queues", "next_end", "pending", "token")
+    __slots__ = ("index", "env", "names", "device", "queues", "next_end", "pending", "token")
 
-    def __init__(self, index: int, names: list[str], device: SharedDevice) -> None:
+    def __init__(self, index: int, env: simpy.Environment, names: list[str], device: SharedDevice) -> None:
         self.index = index
+        self.env = env            # its group's event loop
         self.names = names        # its models, in the device's order
         self.device = device
         self.queues: list[ModelQueue] = []
@@ -98,9 +105,9 @@ class Engine:
 
     def __init__(self, hosts: list[HostPlacement], profiles: dict[str, Profile], arrivals: dict[str, np.ndarray],
                  routers: dict[str, RouterKind], seed: int, window: tuple[float, float]) -> None:
-        self.env = simpy.Environment()
         placed = [n for h in hosts for n in h.models if n not in arrivals]
         self.models = tuple(arrivals) + tuple(dict.fromkeys(placed))
+        self.envs = [simpy.Environment() for _ in range(max(linked_groups(hosts, routers), default=-1) + 1)]
         self.arrivals = [np.asarray(arrivals.get(m, ()), dtype=np.float64) for m in self.models]
         self.window = window
         self.log = BatchLog()
@@ -110,8 +117,8 @@ class Engine:
         self.hosts: list[Host] = []
         self.queues: list[ModelQueue] = []
         self.replicas: dict[int, list[tuple[Host, BatchPolicy, ServiceTime, int]]] = {}
-        for h, placement in enumerate(hosts):
-            self._add_host(h, placement, profiles[placement.host_type], seed)
+        for h, (placement, group) in enumerate(zip(hosts, linked_groups(hosts, routers))):
+            self._add_host(h, self.envs[group], placement, profiles[placement.host_type], seed)
         for m, name in enumerate(self.models):
             if m in self.replicas:
                 self._route(m, routers.get(name, "least_outstanding"), model_stream(seed, name, 2))
@@ -120,10 +127,11 @@ class Engine:
 
     # --- building ------------------------------------------------------------------------
 
-    def _add_host(self, h: int, placement: HostPlacement, profile: Profile, seed: int) -> None:
+    def _add_host(self, h: int, env: simpy.Environment, placement: HostPlacement, profile: Profile,
+                  seed: int) -> None:
         names = list(placement.models)
         table = SlowdownTable(profile, names, [c.instances for c in placement.models.values()])
-        host = Host(h, names, SharedDevice(table))
+        host = Host(h, env, names, SharedDevice(table))
         self.hosts.append(host)
         for name, config in placement.models.items():
             policy = BatchPolicy.of(config)
@@ -152,7 +160,7 @@ class Engine:
         if assignment is None and len(times):
             pick = (lambda i: least_outstanding([q.known - q.finished for q in queues])) \
                 if kind == "least_outstanding" else self._static_pick(kind, len(queues), rng)
-            self._at(float(times[0]), self._on_arrivals, (m, 0, queues, pick))
+            self._at(queues[0].host.env, float(times[0]), self._on_arrivals, (m, 0, queues, pick))
 
     @staticmethod
     def _static_pick(kind: RouterKind, replicas: int, rng: np.random.Generator):
@@ -162,9 +170,10 @@ class Engine:
 
     # --- events --------------------------------------------------------------------------
 
-    def _at(self, when: float, callback, value: object) -> None:
-        delay = when - self.env.now
-        self.env.timeout(delay if delay > 0.0 else 0.0, value).callbacks.append(callback)
+    @staticmethod
+    def _at(env: simpy.Environment, when: float, callback, value: object) -> None:
+        delay = when - env.now
+        env.timeout(delay if delay > 0.0 else 0.0, value).callbacks.append(callback)
 
     def _schedule(self, host: Host, when: float) -> None:
         """Make ``when`` the host's one pending event (``inf``: none)."""
@@ -173,7 +182,7 @@ class Engine:
         host.token += 1
         host.pending = when
         if when < INF:
-            self._at(when, self._on_host, (host, host.token, when))
+            self._at(host.env, when, self._on_host, (host, host.token, when))
 
     def _on_host(self, event: simpy.Event) -> None:
         """The host's pending event: handle it, and the host's following ones as long as
@@ -183,7 +192,7 @@ class Engine:
         if token != host.token:
             return
         host.pending = INF
-        peek = self.env.peek
+        peek = host.env.peek
         wake = self._step(host, when)
         while wake < peek():
             wake = self._step(host, wake)
@@ -192,7 +201,7 @@ class Engine:
     def _on_arrivals(self, event: simpy.Event) -> None:
         """Route the arrivals due before anything else happens, one at a time."""
         m, i, queues, pick = event.value
-        times, env = self.arrivals[m], self.env
+        times, env = self.arrivals[m], queues[0].host.env
         count = len(times)
         while True:
             now = float(times[i])
@@ -201,7 +210,7 @@ class Engine:
             if i == count:
                 return
             if times[i] >= env.peek():
-                self._at(float(times[i]), self._on_arrivals, (m, i, queues, pick))
+                self._at(env, float(times[i]), self._on_arrivals, (m, i, queues, pick))
                 return
 
     def _admit(self, q: ModelQueue, m: int, i: int, now: float) -> None:
@@ -278,14 +287,15 @@ class Engine:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self.env.run() if drain else self.env.run(until=self.window[1])
+            for env in self.envs:
+                env.run() if drain else env.run(until=self.window[1])
         finally:
             if collecting:
                 gc.enable()
-        end = float(self.env.now)
+        end = max((float(env.now) for env in self.envs), default=0.0 if drain else self.window[1])
         for host in self.hosts:
             if host.device.running:
-                self._add_busy(host.index, host.device.busy_since, end)
+                self._add_busy(host.index, host.device.busy_since, float(host.env.now))
         log = self.log.columns()
         return SimTrace(self._requests(log), self._batches(log), self.busy.copy(), end)
 
@@ -324,6 +334,29 @@ class Engine:
         return BatchTable(model=model[queue] if len(queue) else np.empty(0, np.int32),
                           host=host[queue] if len(queue) else np.empty(0, np.int32),
                           instance=log["instance"], size=log["size"], start_s=log["start"], end_s=log["end"])
+
+
+def linked_groups(hosts: list[HostPlacement], routers: dict[str, RouterKind]) -> list[int]:
+    """Group number of each host: hosts share a group when a router that decides per
+    request on the state of its replicas (``least_outstanding``) spreads a model over
+    them. Groups are numbered in order of their first host."""
+    parent = list(range(len(hosts)))
+
+    def root(h: int) -> int:
+        while parent[h] != h:
+            h = parent[h]
+        return h
+
+    replicas: dict[str, list[int]] = {}
+    for h, placement in enumerate(hosts):
+        for name in placement.models:
+            replicas.setdefault(name, []).append(h)
+    for name, members in replicas.items():
+        if routers.get(name, "least_outstanding") == "least_outstanding":
+            for h in members[1:]:
+                parent[root(h)] = root(members[0])
+    numbers: dict[int, int] = {}
+    return [numbers.setdefault(root(h), len(numbers)) for h in range(len(hosts))]
 
 
 def simulate_placement(hosts: list[HostPlacement], profiles: dict[str, Profile], arrivals: dict[str, np.ndarray],
