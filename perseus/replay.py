@@ -25,6 +25,8 @@ from perseus.config.scenario import RouterKind
 from perseus.sim.trace import RequestTable
 
 LEAD_S = 0.5            # time between starting the replay and the trace's t = 0
+SPIN_S = 0.002          # the last stretch before a send is waited out by yielding to the
+                        # event loop rather than by a timer, which wakes up to ~2 ms late
 REQUEST_TIMEOUT_S = 30.0
 
 
@@ -150,9 +152,11 @@ async def _replay(endpoints: list[Endpoint], log: ReplayLog, router: LiveRouter,
     tasks = []
     try:
         for i in range(len(log.model)):
-            delay = origin + log.scheduled_s[i] - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            due = origin + log.scheduled_s[i]
+            if due - loop.time() > SPIN_S:
+                await asyncio.sleep(due - loop.time() - SPIN_S)
+            while loop.time() < due:
+                await asyncio.sleep(0)
             m = int(log.model[i])
             h = router.pick(m)
             log.host[i] = h

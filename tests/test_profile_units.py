@@ -8,7 +8,7 @@ import pytest
 from perseus.profile.plan import FULL, QUICK, points
 from perseus.profile.rawtable import COLUMNS
 from perseus.profile.stability import is_stable
-from perseus.profile.summary import interference_matrix, model_profiles
+from perseus.profile.summary import interference_matrix, model_profiles, switch_matrix
 
 
 def test_stability_needs_three_windows_within_ten_percent():
@@ -27,18 +27,20 @@ def test_plan_covers_every_ordered_pair_and_part(settings):
     assert {(p.model, p.batch_size) for p in plan if p.phase == "curve"} == {
         (m, b) for m in models for b in settings.batch_sizes}
     assert {(p.model, p.instances) for p in plan if p.phase == "scaling"} == {(m, n) for m in models for n in (1, 2)}
-    openloop = [p for p in plan if p.phase == "openloop"]
-    assert [p.model for p in openloop] == models
-    last_curve = max(i for i, p in enumerate(plan) if p.phase == "curve")
-    assert all(plan.index(p) > last_curve for p in openloop)   # its rate comes from the curve
+    cold = [p for p in plan if p.phase == "coldstart"]
+    assert {(p.model, p.think_ms) for p in cold} == {(m, t) for m in models for t in settings.think_ms}
+    assert 0.0 in settings.think_ms and max(settings.think_ms) >= 100   # back to back, and a cold core
+    assert {(p.model, p.partner) for p in plan if p.phase == "switch"} == {
+        (x, y) for x in models for y in models if x != y}
     assert all(p.instances == 2 for p in plan if p.phase == "interference" and p.model == p.partner)
     assert len({p.key for p in plan}) == len(plan)
     assert set(settings.interference_batch_sizes) <= set(settings.batch_sizes)
 
 
-def _row(phase, model, batch, server_ms, client_ms, instances=1, partner="", throughput=100.0):
+def _row(phase, model, batch, server_ms, client_ms, instances=1, partner="", throughput=100.0, think=0.0):
     return dict(zip(COLUMNS, [
-        f"{phase}/{model}/{batch}/{instances}/{partner}", phase, model, batch, instances, partner, 0, True, True,
+        f"{phase}/{model}/{batch}/{instances}/{partner}/{think}", phase, model, batch, instances, partner, think, 0,
+        True, True,
         10, 1.0, throughput, client_ms, client_ms, client_ms + 1, client_ms + 2, 0.5, server_ms, 10, 0.1]))
 
 
@@ -47,15 +49,16 @@ def test_summary_from_raw_windows():
         _row("curve", "a", 1, 10.0, 12.0), _row("curve", "a", 4, 30.0, 33.0),
         _row("scaling", "a", 4, 0, 0, 1, throughput=100), _row("scaling", "a", 4, 0, 0, 2, throughput=150),
         _row("interference", "a", 1, 20.0, 0, 2, "a"), _row("interference", "a", 4, 54.0, 0, 2, "a"),
-        _row("interference", "a", 1, 15.0, 0, 1, "b"),
-        {**_row("openloop", "a", 1, 12.0, 14.0, throughput=40.0), "server_queue_ms": 0.5},
+        _row("interference", "a", 1, 15.0, 0, 1, "b"), {**_row("switch", "a", 1, 10.5, 13.0, 1, "b"), "alone_batch_ms": 9.75},
+        _row("coldstart", "a", 1, 12.0, 14.0, think=100.0), _row("coldstart", "a", 1, 9.0, 9.5, think=0.0),
     ])
     model = model_profiles(frame, {"a": 12})["a"]
     assert model.batch_latency_ms[1].mean == 10.0 and model.overhead_ms[1].mean == 2.0
     assert model.batch_latency_ms[4].p99 == pytest.approx(35.0 - 3.0)
     assert model.fit.per_item_ms == pytest.approx(20 / 3, rel=1e-3) and model.fit.r2 == pytest.approx(1.0)
     assert model.instance_scaling == {1: 1.0, 2: 1.5}
-    assert model.open_loop.compute_factor == pytest.approx(1.2) and model.open_loop.overhead_ms == 1.5
-    assert model.open_loop.rps == 40.0
+    assert model.cold_start.idle_ms == [0.5, 102.0]    # think time plus the overhead
+    assert model.cold_start.compute_ms == [9.0, 12.0] and model.cold_start.overhead_ms == [0.5, 2.0]
     matrix = interference_matrix(frame)
     assert matrix["a"]["a"] == pytest.approx((2.0 + 1.8) / 2) and matrix["a"]["b"] == 1.5
+    assert switch_matrix(frame) == {"a": {"b": 0.75}}

@@ -77,13 +77,17 @@ def test_preferred_size_is_used_whenever_it_can_be_formed(case):
     req, batches = trace.requests, trace.batches
     if not config.dynamic_batching:
         return
-    for start, size in zip(batches.start_s, batches.size):
+    for start in np.unique(batches.start_s):
         if np.any(batches.end_s == start):
             continue
-        queued = int(np.sum((req.arrival_s <= start) & (req.start_s >= start)))
-        formable = [p for p in config.preferred_sizes if p <= queued]
-        if formable and size < config.max_batch_size:
-            assert size == max(formable)
+        # the batches that left together at ``start`` were formed one after another,
+        # each from what the ones before it left in the queue
+        remaining = int(np.sum((req.arrival_s <= start) & (req.start_s >= start)))
+        for size in sorted(batches.size[batches.start_s == start], reverse=True):
+            formable = [p for p in config.preferred_sizes if p <= remaining]
+            if formable and size < config.max_batch_size:
+                assert size == max(formable)
+            remaining -= size
 
 
 def test_batch_size_now_follows_tritons_rules():

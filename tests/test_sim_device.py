@@ -146,3 +146,18 @@ def test_independent_hosts_give_what_each_gives_alone():
     first = both.model < 2
     assert both.finish_s[first].tobytes() == alone.finish_s.tobytes()
     assert np.isfinite(both.finish_s[~first]).all()
+
+
+def test_model_switch_costs_extra_only_when_the_device_ran_another_model_last():
+    prof = profile({"a": {1: 10.0}, "b": {1: 4.0}}, interference=ONE_CORE)
+    prof.switch_ms = {"b": {"a": 1.5}, "a": {"b": 0.5}}
+    configs = {"a": ModelConfig(), "b": ModelConfig()}
+    arrivals = {"a": np.array([0.0, 0.050]), "b": np.array([0.020, 0.030, 0.052])}
+    trace = one_host(prof, configs, arrivals)
+    lat = latencies(trace)
+    # b at 0.020: a ran last -> 4 + 1.5 ms; b at 0.030: b ran last -> 4 ms;
+    # a at 0.050: b ran last -> 10.5 ms of work, shared with b from 0.052 (no switch: beside it)
+    assert lat["b"][0] == pytest.approx(0.0055) and lat["b"][1] == pytest.approx(0.004)
+    assert lat["b"][2] == pytest.approx(0.008)                 # 4 ms of work at half speed
+    assert lat["a"][0] == pytest.approx(0.010)                 # nothing ran before it
+    assert lat["a"][1] == pytest.approx(0.0105 + 0.004)        # 2 ms alone, 8 ms at half, 0.5 alone

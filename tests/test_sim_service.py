@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perseus.config.profile import ModelProfile, OpenLoop
+from perseus.config.profile import ColdStart, ModelProfile
 from perseus.config.scenario import ModelConfig
 from perseus.sim.service import ServiceTime
 from sim_helpers import one_host, profile
@@ -38,11 +38,19 @@ def test_exponential_and_lognormal_have_their_spread():
     assert draws.mean() == pytest.approx(0.010, rel=0.01) and draws.std() / draws.mean() == pytest.approx(0.3, rel=0.05)
 
 
-def test_open_loop_calibration_scales_compute_and_sets_overhead():
-    prof = profile({"m": {1: 10.0}})
-    prof.models["m"].open_loop = OpenLoop(rps=30, compute_factor=1.5, overhead_ms=2.0)
-    trace = one_host(prof, {"m": ModelConfig()}, {"m": np.array([0.0, 1.0])})
-    assert np.allclose(trace.requests.latency_s, 0.015 + 0.002)
+def test_cold_start_adds_compute_and_overhead_after_idle_time():
+    prof = profile({"m": {1: 10.0, 4: 22.0}})
+    prof.models["m"].cold_start = ColdStart(idle_ms=[1.0, 11.0, 101.0], compute_ms=[9.0, 10.0, 12.0],
+                                            overhead_ms=[0.5, 0.7, 1.5])
+    config = ModelConfig(max_batch_size=4, max_queue_delay_ms=0)
+    # t=0: first batch ever (idle since forever: +3 ms); t=0.005 queues behind it and
+    # starts back to back (warm); t=0.049 finds the device idle for 26 ms (+1 ms + 2 ms *
+    # 15/90, overhead 0.7 ms + 0.8 ms * 15/90); t=1 for ~0.94 s.
+    trace = one_host(prof, {"m": config}, {"m": np.array([0.0, 0.005, 0.049, 1.0])})
+    req, batches = trace.requests, trace.batches
+    assert np.allclose(batches.end_s, [0.013, 0.023, 0.049 + 0.010 + 0.001 + 0.002 / 6, 1.013])
+    assert np.allclose(req.finish_s - np.repeat(batches.end_s, batches.size),
+                       [0.0015, 0.0005, 0.0007 + 0.0008 / 6, 0.0015])
 
 
 def test_overhead_is_interpolated_by_batch_size_and_added_outside_compute():

@@ -49,18 +49,28 @@ class LinearFit(_Strict):
     r2: float
 
 
-class OpenLoop(_Strict):
-    """One-item requests sent open loop (Poisson, at ``rps``) with the replay client.
+class ColdStart(_Strict):
+    """One-item requests that find the device idle: how compute and overhead grow with the
+    idle time before them (closed loop with a think time between requests, model alone).
 
-    Served this way a model computes slower than in the closed-loop curve (idle gaps
-    between requests leave caches and clocks cold) and the replay client costs more than
-    the closed-loop one: ``compute_factor`` scales the curve, ``overhead_ms`` replaces
-    the curve's overhead for one-item requests.
+    On a CPU host an idle core loses its caches and clock: a batch after 100 ms of idle
+    computed 20-45% slower than back to back here, and the client and front end slowed
+    too. ``idle_ms`` is the device's idle time before each measured batch (think time
+    plus the request's overhead), ascending; ``compute_ms`` the batch-1 compute and
+    ``overhead_ms`` the client latency less compute at that idle time.
     """
 
-    rps: PositiveFloat
-    compute_factor: PositiveFloat
-    overhead_ms: float = Field(ge=0)
+    idle_ms: list[float] = Field(min_length=1)
+    compute_ms: list[PositiveFloat] = Field(min_length=1)
+    overhead_ms: list[float] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _aligned(self) -> "ColdStart":
+        if not len(self.idle_ms) == len(self.compute_ms) == len(self.overhead_ms):
+            raise ValueError("idle_ms, compute_ms and overhead_ms must have the same length")
+        if any(b <= a for a, b in zip(self.idle_ms, self.idle_ms[1:])) or self.idle_ms[0] < 0:
+            raise ValueError("idle_ms must be ascending and not negative")
+        return self
 
 
 class Hardware(_Strict):
@@ -78,7 +88,7 @@ class ModelProfile(_Strict):
     fit: LinearFit | None = None
     instance_scaling: dict[PositiveInt, PositiveFloat] = Field(default_factory=dict)
     service_time: ServiceTimeKind | None = None
-    open_loop: OpenLoop | None = None
+    cold_start: ColdStart | None = None
 
     @model_validator(mode="after")
     def _has_points(self) -> "ModelProfile":
@@ -104,10 +114,16 @@ class Profile(_Strict):
     command: str | None = None  # the command line that measured it
     models: dict[str, ModelProfile]
     interference: dict[str, dict[str, PositiveFloat]] = Field(default_factory=dict)
+    # extra ms of the row model's batch when it runs right after one of the column model
+    switch_ms: dict[str, dict[str, float]] = Field(default_factory=dict)
 
     def slowdown(self, victim: str, neighbour: str) -> float:
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""
         return self.interference.get(victim, {}).get(neighbour, 1.0)
+
+    def switch_cost_ms(self, model: str, previous: str) -> float:
+        """Extra compute of ``model``'s batch right after one of ``previous`` (0 if unknown)."""
+        return self.switch_ms.get(model, {}).get(previous, 0.0) if model != previous else 0.0
 
 
 def load_profile(path: str | Path) -> Profile:

@@ -1,7 +1,8 @@
 """Closed-loop load against one Triton model, measured in windows.
 
 A window runs ``concurrency`` client threads, each sending its next request as soon as
-the previous one returns, until both a minimum time and a minimum number of requests are
+the previous one returns (or a think time after it, or after a request to another model),
+until both a minimum time and a minimum number of requests are
 reached. Server-side times come from the difference of two statistics snapshots taken
 around the window (as perf_analyzer does). A :class:`BackgroundLoad` keeps another model
 busy meanwhile, for interference measurements.
@@ -67,8 +68,11 @@ class LoadGenerator:
         return client
 
     def window(self, model: str, batch: np.ndarray, *, concurrency: int = 1, min_time_s: float = 0.5,
-               min_requests: int = 3, max_time_s: float = 30.0) -> Window:
-        """Run one closed-loop window at ``concurrency`` and measure it."""
+               min_requests: int = 3, max_time_s: float = 30.0, think_s: float = 0.0,
+               lead: tuple[str, np.ndarray] | None = None) -> Window:
+        """Run one closed-loop window at ``concurrency`` and measure it; each client waits
+        ``think_s`` between a response and its next request, and sends ``lead`` (model,
+        batch) before each measured request."""
         before = self.control.statistics(model)
         start = time.perf_counter()
         stop_at = start + min_time_s
@@ -80,8 +84,11 @@ class LoadGenerator:
         def worker() -> list[float]:
             client = self._thread_client()
             inputs = client.make_inputs(batch)
+            lead_inputs = client.make_inputs(lead[1]) if lead else None
             latencies = []
             while not done.is_set():
+                if lead:
+                    client.infer(lead[0], lead_inputs)
                 sent = time.perf_counter()
                 client.infer(model, inputs)
                 now = time.perf_counter()
@@ -90,6 +97,8 @@ class LoadGenerator:
                     counter[0] += 1
                     if (now >= stop_at and counter[0] >= min_requests) or now >= give_up:
                         done.set()
+                if think_s and not done.is_set():
+                    time.sleep(think_s)
             return latencies
 
         futures = [self.pool.submit(worker) for _ in range(concurrency)]

@@ -5,9 +5,12 @@ stability windows. Phases:
 
 * ``curve`` - the batch-latency curve: one client at concurrency 1 sending batches of
   ``batch_size``, model alone, one instance;
-* ``openloop`` - one-item requests sent open loop (Poisson) by the replay client, at
-  ``OPEN_LOOP_LOAD`` of the model's batch-1 capacity, model alone: how much slower the
-  model computes, and how much more a request costs, than in the closed-loop curve;
+* ``coldstart`` - one-item requests at concurrency 1 with a think time of ``think_ms``
+  between a response and the next request, model alone: how much slower the model
+  computes, and how much more a request costs, after the device sat idle;
+* ``switch`` - ``model``'s batch-1 time when each of its requests follows one of
+  ``partner`` (one client alternating the two at concurrency 1): what running another
+  model just before costs it (caches refilled);
 * ``scaling`` - throughput of ``instances`` busy instances (closed loop at concurrency
   2 x instances);
 * ``interference`` - ``model``'s batch time at ``batch_size`` while ``partner`` is kept
@@ -20,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Phase = Literal["curve", "openloop", "scaling", "interference"]
+Phase = Literal["curve", "coldstart", "switch", "scaling", "interference"]
 NEIGHBOUR_BATCH = 3  # batch size of the neighbour's load: never a measured size, so the
                      # server's batch_stats keep the measured model's batches apart on self-pairs
 
@@ -32,10 +35,12 @@ class Point:
     batch_size: int
     instances: int = 1
     partner: str = ""
+    think_ms: float = 0.0
 
     @property
     def key(self) -> str:
-        return f"{self.phase}/{self.model}/b{self.batch_size}/i{self.instances}/{self.partner}"
+        key = f"{self.phase}/{self.model}/b{self.batch_size}/i{self.instances}/{self.partner}"
+        return f"{key}/t{self.think_ms:g}" if self.phase == "coldstart" else key
 
     @property
     def label(self) -> str:
@@ -43,8 +48,10 @@ class Point:
             return f"{self.model} batch {self.batch_size}"
         if self.phase == "scaling":
             return f"{self.model} x{self.instances} instances"
-        if self.phase == "openloop":
-            return f"{self.model} open loop"
+        if self.phase == "coldstart":
+            return f"{self.model} after {self.think_ms:g} ms idle"
+        if self.phase == "switch":
+            return f"{self.model} right after {self.partner}"
         return f"{self.model} batch {self.batch_size} beside busy {self.partner}"
 
     @property
@@ -63,7 +70,11 @@ class Settings:
     min_window_s: float = 0.5
     min_requests: int = 5
     max_windows: int = 10
-    open_loop_requests: int = 250
+    think_ms: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0)
+    cold_requests: int = 25   # per window of a cold-start point: a cold batch is noisy
+
+    def window_requests(self, point: "Point") -> int:
+        return max(self.min_requests, self.cold_requests) if point.phase == "coldstart" else self.min_requests
 
     @property
     def max_batch_size(self) -> int:
@@ -72,14 +83,14 @@ class Settings:
 
 FULL = Settings()
 QUICK = Settings(batch_sizes=(1, 4, 8), interference_batch_sizes=(1, 4), min_window_s=0.2, min_requests=3,
-                 max_windows=6, open_loop_requests=60)
-OPEN_LOOP_LOAD = 0.4
+                 max_windows=6, think_ms=(0.0, 10.0, 100.0), cold_requests=8)
 
 
 def points(models: list[str], settings: Settings) -> list[Point]:
     """Every point, grouped so that each model is reloaded with two instances only once."""
     plan = [Point("curve", m, b) for m in models for b in settings.batch_sizes]
-    plan += [Point("openloop", m, 1) for m in models]
+    plan += [Point("coldstart", m, 1, think_ms=t) for m in models for t in settings.think_ms]
+    plan += [Point("switch", a, 1, 1, b) for a in models for b in models if b != a]
     plan += [Point("scaling", m, settings.scaling_batch_size, 1) for m in models]
     plan += [
         Point("interference", a, b, 1, partner)

@@ -18,9 +18,9 @@ from perseus.profile.loadgen import Window
 from perseus.profile.plan import Point
 
 COLUMNS = [
-    "key", "phase", "model", "batch_size", "instances", "partner", "window", "final", "stable",
+    "key", "phase", "model", "batch_size", "instances", "partner", "think_ms", "window", "final", "stable",
     "requests", "wall_s", "throughput", "client_mean_ms", "client_p50_ms", "client_p95_ms", "client_p99_ms",
-    "client_std_ms", "server_batch_ms", "server_batches", "server_queue_ms",
+    "client_std_ms", "server_batch_ms", "server_batches", "server_queue_ms", "alone_batch_ms",
 ]
 
 
@@ -30,13 +30,15 @@ def window_row(point: Point, index: int, window: Window) -> dict[str, object]:
     count, _ = server.batches.get(point.batch_size, (0, 0))
     return {
         "key": point.key, "phase": point.phase, "model": point.model, "batch_size": point.batch_size,
-        "instances": point.instances, "partner": point.partner, "window": index, "final": False, "stable": False,
+        "instances": point.instances, "partner": point.partner, "think_ms": point.think_ms, "window": index,
+        "final": False, "stable": False,
         "requests": window.requests, "wall_s": window.wall_s, "throughput": window.throughput,
         "client_mean_ms": float(lat.mean()), "client_p50_ms": float(np.percentile(lat, 50)),
         "client_p95_ms": float(np.percentile(lat, 95)), "client_p99_ms": float(np.percentile(lat, 99)),
         "client_std_ms": float(lat.std()),
         "server_batch_ms": server.batch_compute_ms(point.batch_size), "server_batches": count,
         "server_queue_ms": server.queue_ns / server.requests / 1e6 if server.requests else float("nan"),
+        "alone_batch_ms": float("nan"),
     }
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import platform
 import shlex
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,13 +22,12 @@ import numpy as np
 from perseus.config.hosts import Host
 from perseus.config.profile import Hardware, Profile, save_profile
 from perseus.config.scenario import ModelConfig
-from perseus.errors import HostError, InputError
+from perseus.errors import InputError
 from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, random_batch
-from perseus.profile.plan import NEIGHBOUR_BATCH, OPEN_LOOP_LOAD, Point, Settings, points
+from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
 from perseus.profile.rawtable import RawTable, window_row
-from perseus.replay import Endpoint, LiveRouter, ReplayLog, replay
 from perseus.profile.stability import is_stable
-from perseus.profile.summary import interference_matrix, model_profiles
+from perseus.profile.summary import interference_matrix, model_profiles, switch_matrix
 from perseus.triton.client import TritonClient
 from perseus.triton.cores import pinned_away_from
 from perseus.triton.control import ModelControl
@@ -74,52 +72,30 @@ def hardware_of_this_machine(cores: int) -> Hardware:
 
 
 def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple[int, ...],
-                  settings: Settings) -> tuple[list[dict[str, object]], bool]:
-    """Windows of one point until perf_analyzer's stability rule holds (or the window limit)."""
+                  settings: Settings, lead: tuple[str, np.ndarray] | None = None) -> tuple[list[dict[str, object]], bool]:
+    """Windows of one point until perf_analyzer's stability rule holds (or the window limit).
+
+    With ``lead`` (a request to another model sent before each measured one) each window
+    follows one of the model alone, so that the two compare under the same conditions."""
     batch = random_batch(shape, point.batch_size)
     gen.warm_up(point.model, batch)
     rows, throughputs, latencies = [], [], []
     stable = False
     for index in range(settings.max_windows):
+        alone = gen.window(point.model, batch, min_time_s=settings.min_window_s,
+                           min_requests=settings.min_requests) if lead else None
         window: Window = gen.window(point.model, batch, concurrency=point.concurrency,
-                                    min_time_s=settings.min_window_s, min_requests=settings.min_requests)
+                                    min_time_s=settings.min_window_s, min_requests=settings.window_requests(point),
+                                    think_s=point.think_ms / 1e3, lead=lead)
         rows.append(window_row(point, index, window))
+        if alone is not None:
+            rows[-1]["alone_batch_ms"] = alone.server.batch_compute_ms(point.batch_size)
         throughputs.append(window.throughput)
         latencies.append(float(window.latencies_ms.mean()))
         if is_stable(throughputs, latencies):
             stable = True
             break
     return rows, stable
-
-
-def measure_open_loop(gen: LoadGenerator, target: Target, point: Point, shape: tuple[int, ...],
-                      settings: Settings, table: RawTable) -> tuple[list[dict[str, object]], bool]:
-    """One open-loop Poisson replay of one-item requests at ``OPEN_LOOP_LOAD`` of capacity."""
-    rps = OPEN_LOOP_LOAD * 1000.0 / batch1_ms(table, point.model)
-    times = np.cumsum(np.random.default_rng(0).exponential(1.0 / rps, settings.open_loop_requests))
-    host = target.host.model_copy(update={"url": target.url, "protocol": "grpc"})
-    log = ReplayLog((point.model,), np.zeros(len(times), dtype=np.int32), times)
-    gen.warm_up(point.model, random_batch(shape, 1))
-    before = gen.control.statistics(point.model)
-    start = time.perf_counter()
-    replay([Endpoint(target.name, target.url, host, {point.model: shape})], log, LiveRouter({0: [0]}, {}, 0))
-    wall = time.perf_counter() - start
-    if not log.ok.all():
-        raise HostError(f"{int((~log.ok).sum())} open-loop request(s) failed: {next(iter(log.errors.values()))}",
-                        host=target.name, url=target.url)
-    window = Window(len(times), wall, (log.finish_s - log.sent_s) * 1e3,
-                    gen.control.statistics(point.model).minus(before), 1)
-    row = window_row(point, 0, window)
-    row["throughput"] = rps  # the offered rate
-    return [row], True
-
-
-def batch1_ms(table: RawTable, model: str) -> float:
-    """The model's measured batch time for one item (from the smallest measured batch)."""
-    frame = table.frame()
-    curve = frame[(frame["phase"] == "curve") & (frame["model"] == model) & frame["final"].astype(bool)]
-    smallest = curve.loc[curve["batch_size"].idxmin()]
-    return float(smallest["server_batch_ms"]) / int(smallest["batch_size"])
 
 
 def run_profile(target: Target, models: list[str], settings: Settings, out: Path, *, resume: bool,
@@ -153,6 +129,7 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
         command=command,
         models=model_profiles(frame, {m: int(np.prod(s)) * 4 for m, s in shapes.items()}),
         interference=interference_matrix(frame),
+        switch_ms=switch_matrix(frame),
     )
     save_profile(profile, out)
     return profile
@@ -182,16 +159,14 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
                 loaded[model] = wanted
         if point.instances != loaded[point.model]:
             continue  # the server does not allow model control: only what is loaded is measured
-        if point.phase == "openloop":
-            if target.host.protocol != "grpc":
-                warn(f"{point.label}: the open-loop replay needs gRPC; not measured on an HTTP host")
-                continue
-            rows, stable = measure_open_loop(gen, target, point, shapes[point.model], settings, table)
-        elif point.phase == "interference":
+        if point.phase == "interference":
             neighbour = random_batch(shapes[point.partner], NEIGHBOUR_BATCH, seed=1)
             concurrency = 1 if point.partner == point.model else 2
             with BackgroundLoad(target.client, point.partner, neighbour, concurrency):
                 rows, stable = measure_point(gen, target, point, shapes[point.model], settings)
+        elif point.phase == "switch":
+            lead = (point.partner, random_batch(shapes[point.partner], 1, seed=1))
+            rows, stable = measure_point(gen, target, point, shapes[point.model], settings, lead)
         else:
             rows, stable = measure_point(gen, target, point, shapes[point.model], settings)
         table.add_point(rows, stable)

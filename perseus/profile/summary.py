@@ -10,9 +10,11 @@ judged). Conventions, stated once:
 * the batch-time percentiles are the client's percentiles less the mean overhead (the
   statistics API gives only sums, so the spread is seen from the client);
 * percentiles of several windows are their request-weighted mean;
-* ``open_loop``: the open-loop replay's batch compute over the curve's batch-1 compute,
-  and its client latency less the server's queue and compute;
+* ``cold_start``: per think time, the batch-1 compute and the client latency less it;
+  the device sat idle for the think time plus that overhead before each batch;
 * ``instance_scaling[n]`` = throughput with n busy instances / throughput with one;
+* ``switch_ms[a][b]`` = a's batch-1 compute alternating with b's less a's compute alone in
+  a window right before each;
 * ``interference[a][b]`` = a's batch compute beside busy b / a's alone, averaged over the
   measured batch sizes.
 """
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from perseus.config.profile import LatencyStats, LinearFit, ModelProfile, OpenLoop, OverheadStats
+from perseus.config.profile import LatencyStats, LinearFit, ColdStart, ModelProfile, OverheadStats
 
 JUDGED_WINDOWS = 3
 
@@ -80,7 +82,7 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str
     for model in dict.fromkeys(frame["model"]):
         curve, overhead = {}, {}
         scaling_throughput = {}
-        open_rows = None
+        cold: dict[float, tuple[float, float]] = {}
         for rows in by_key.values():
             first = rows.iloc[0]
             if first["model"] != model:
@@ -89,8 +91,10 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str
                 curve[int(first["batch_size"])], overhead[int(first["batch_size"])] = curve_point(rows)
             elif first["phase"] == "scaling":
                 scaling_throughput[int(first["instances"])] = _weighted(rows, "throughput")
-            elif first["phase"] == "openloop":
-                open_rows = rows
+            elif first["phase"] == "coldstart":
+                compute = _server_batch_ms(rows)
+                outside = max(_weighted(rows, "client_mean_ms") - compute, 0.0)
+                cold[float(first["think_ms"]) + outside] = (compute, outside)
         if not curve:
             continue
         base = scaling_throughput.get(1)
@@ -102,20 +106,16 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str
             fit=linear_fit(curve),
             instance_scaling=scaling,
             service_time="empirical",
-            open_loop=open_loop(open_rows, curve) if open_rows is not None else None,
+            cold_start=cold_start(cold) if cold else None,
         )
     return profiles
 
 
-def open_loop(rows: pd.DataFrame, curve: dict[int, LatencyStats]) -> OpenLoop:
-    row = rows.iloc[-1]
-    smallest = min(curve)
-    compute = float(row["server_batch_ms"])
-    return OpenLoop(
-        rps=round(float(row["throughput"]), 3),
-        compute_factor=round(compute / (curve[smallest].mean / smallest), 4),
-        overhead_ms=round(max(float(row["client_mean_ms"]) - float(row["server_queue_ms"]) - compute, 0.0), 4),
-    )
+def cold_start(points: dict[float, tuple[float, float]]) -> ColdStart:
+    """The cold-start table from ``{idle_ms: (compute_ms, overhead_ms)}``."""
+    idle = sorted(points)
+    return ColdStart(idle_ms=[round(i, 4) for i in idle], compute_ms=[round(points[i][0], 4) for i in idle],
+                     overhead_ms=[round(points[i][1], 4) for i in idle])
 
 
 def interference_matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
@@ -135,4 +135,17 @@ def interference_matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
     matrix: dict[str, dict[str, float]] = {}
     for (victim, partner), values in ratios.items():
         matrix.setdefault(victim, {})[partner] = round(float(np.mean(values)), 4)
+    return matrix
+
+
+def switch_matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """``matrix[a][b]``: extra ms of a's batch right after a batch of b ran (a switch):
+    a's compute alternating with b less a's compute alone in the window just before, so
+    that a drifting machine speed cancels out."""
+    matrix: dict[str, dict[str, float]] = {}
+    for rows in point_rows(frame).values():
+        first = rows.iloc[0]
+        if first["phase"] == "switch":
+            extra = _weighted(rows, "server_batch_ms") - _weighted(rows, "alone_batch_ms")
+            matrix.setdefault(first["model"], {})[first["partner"]] = round(extra, 4)
     return matrix

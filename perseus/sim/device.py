@@ -15,6 +15,14 @@ profile: the rate of a batch of model ``m`` is ``1 / s`` with
 With self- and cross-slowdown 2 (one core, fairly shared) this is exactly processor
 sharing. Assumptions: slowdowns add up (measured pairwise, applied to any mix), they do
 not depend on batch size, and a batch consumes its remaining work linearly at its rate.
+
+A batch that starts on an empty device after a batch of another model ran last carries
+that model switch's extra work (``Profile.switch_ms``: the other model's data displaced
+its own from the caches), added to any cold start (:mod:`perseus.sim.service`: clocks
+and caches after idle time, measured with the model alone); one that starts beside
+running batches pays the interference instead. Assumption: the switch costs the same
+after any idle time and for every batch size. The device remembers
+which model ran last (``last``) and since when it is idle (``idle_since``).
 """
 
 from __future__ import annotations
@@ -28,10 +36,10 @@ class RunningBatch:
     """One executing batch: its model (local index on the host), work left, its current
     rate, when it ends at that rate, and what it is (``queue`` is the engine's)."""
 
-    __slots__ = ("model", "remaining", "rate", "finish_at", "queue", "instance", "first", "size", "start")
+    __slots__ = ("model", "remaining", "rate", "finish_at", "queue", "instance", "first", "size", "start", "idle")
 
     def __init__(self, model: int, work: float, queue: object, instance: int, first: int, size: int,
-                 start: float) -> None:
+                 start: float, idle: float) -> None:
         self.model = model
         self.remaining = work
         self.rate = 1.0
@@ -41,6 +49,7 @@ class RunningBatch:
         self.first = first
         self.size = size
         self.start = start
+        self.idle = idle          # how long the device sat idle before it started
 
 
 class SlowdownTable:
@@ -50,6 +59,8 @@ class SlowdownTable:
         self.same = [[_same_model(profile, name, k) for k in range(1, count + 1)]
                      for name, count in zip(names, instances)]
         self.cross = [[profile.slowdown(a, b) - 1.0 if a != b else 0.0 for b in names] for a in names]
+        self.switch_s = [[profile.switch_cost_ms(a, b) / 1e3 for b in names] for a in names]
+        self.switches = any(v > 0.0 for row in self.switch_s for v in row)
         self.independent = all(v == 0.0 for row in self.cross for v in row) and all(
             s == 1.0 for row in self.same for s in row)
 
@@ -73,6 +84,8 @@ class SharedDevice:
         self.counts = [0] * len(table.same)   # running batches per local model
         self.updated = 0.0
         self.busy_since = 0.0
+        self.idle_since = -float("inf")   # idle since before the run began
+        self.last = -1                    # local model of the batch that started last (-1: none)
 
     def advance(self, now: float) -> None:
         """Consume the work done since the last update."""

@@ -85,19 +85,20 @@ class BatchLog:
     def __init__(self) -> None:
         self.queue, self.instance, self.size = array("i"), array("i"), array("i")
         self.first = array("q")
-        self.start, self.end = array("d"), array("d")
+        self.start, self.end, self.idle = array("d"), array("d"), array("d")
 
-    def add(self, queue: int, instance: int, first: int, size: int, start: float, end: float) -> None:
+    def add(self, queue: int, instance: int, first: int, size: int, start: float, end: float, idle: float) -> None:
         self.queue.append(queue)
         self.instance.append(instance)
         self.first.append(first)
         self.size.append(size)
         self.start.append(start)
         self.end.append(end)
+        self.idle.append(idle)
 
     def columns(self) -> dict[str, np.ndarray]:
         return {name: np.frombuffer(getattr(self, name), dtype=getattr(self, name).typecode).copy()
-                for name in ("queue", "instance", "first", "size", "start", "end")}
+                for name in ("queue", "instance", "first", "size", "start", "end", "idle")}
 
 
 class Engine:
@@ -235,11 +236,12 @@ class Engine:
         was_busy = bool(device.running)
         device.advance(now)
         changed = False
+        idle = 0.0 if was_busy else now - device.idle_since
         if host.next_end <= now:
             log = self.log
             for batch in device.finished(now):
                 q = batch.queue
-                log.add(q.index, batch.instance, batch.first, batch.size, batch.start, now)
+                log.add(q.index, batch.instance, batch.first, batch.size, batch.start, now, batch.idle)
                 q.catch_up(now)
                 q.busy -= 1
                 q.finished += batch.size
@@ -247,12 +249,13 @@ class Engine:
                 q.wake = now
             changed = True
         for q in host.queues:
-            if q.wake <= now and self._dispatch(q, device, now):
+            if q.wake <= now and self._dispatch(q, device, now, idle):
                 changed = True
         if changed:
             host.next_end = device.rerate(now)
             if was_busy and not device.running:
                 self._add_busy(host.index, device.busy_since, now)
+                device.idle_since = now
             elif device.running and not was_busy:
                 device.busy_since = now
         wake = host.next_end
@@ -261,18 +264,34 @@ class Engine:
                 wake = q.wake
         return wake
 
-    def _dispatch(self, q: ModelQueue, device: SharedDevice, now: float) -> bool:
-        """Start batches on the queue's idle instances while the batcher lets them."""
+    def _dispatch(self, q: ModelQueue, device: SharedDevice, now: float, idle: float) -> bool:
+        """Start batches on the queue's idle instances while the batcher lets them; the
+        device sat idle for ``idle`` before them (0: it was busy)."""
         started = False
+        service = q.service
         while q.busy < q.instances:
             first, size = q.take(now)
             if not size:
                 break
             q.busy += 1
-            device.start(RunningBatch(q.local, q.service.draw(size), q, q.idle.pop(), first, size, now))
+            work = service.draw(size)
+            if not device.running:
+                work += self._start_extra(q, device, idle)
+            device.start(RunningBatch(q.local, work, q, q.idle.pop(), first, size, now, idle))
+            device.last = q.local
             started = True
         q.wake = q.formation_time() if q.busy < q.instances else INF
         return started
+
+    @staticmethod
+    def _start_extra(q: ModelQueue, device: SharedDevice, idle: float) -> float:
+        """Extra work of a batch that starts alone on the device: the cold start after
+        ``idle`` plus the switch from the model that ran last."""
+        extra = q.service.extra(idle) if q.service.cold and idle else 0.0
+        last = device.last
+        if last >= 0 and last != q.local:
+            extra += device.table.switch_s[q.local][last]
+        return extra
 
     def _add_busy(self, h: int, start: float, end: float) -> None:
         lo, hi = max(start, self.window[0]), min(end, self.window[1])
@@ -310,7 +329,7 @@ class Engine:
             sizes = log["size"][rows]
             ids = q.ids[: int(sizes.sum())]
             m = q.model
-            finish[m][ids] = np.repeat(log["end"][rows] + q.service.overhead_s[sizes], sizes)
+            finish[m][ids] = np.repeat(log["end"][rows] + q.service.overheads(sizes, log["idle"][rows]), sizes)
             start[m][ids] = np.repeat(log["start"][rows], sizes)
             batch[m][ids] = np.repeat(sizes, sizes)
         for m, rejected in enumerate(self.rejected):

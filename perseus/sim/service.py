@@ -15,9 +15,13 @@ through the two nearest measured points. Its spread follows the profile's
   measured mean; with only a standard deviation measured, lognormal with it.
   Sizes between measured ones use the nearest measured size's shape.
 
-Where the profile measured the model served open loop (``open_loop``), batch means are
-scaled by its ``compute_factor`` and the per-request overhead is its ``overhead_ms``.
-Assumption: the factor measured at one moderate load holds at the loads simulated.
+Cold start (``cold_start``, measured at batch 1 after think times): a batch that starts
+on a device that sat idle for ``g`` computes longer by ``compute(g) - compute(g_0)``,
+linear between the measured idle times and held beyond them (``g_0``, the shortest,
+is back to back); each of its requests has the overhead measured after ``g``.
+Assumptions: the extra time is the same for every batch size (caches and clocks warm
+up once per batch); a batch that starts while another runs on the device, or as one
+ends, is warm; the idle time of the device, not of the model, is what matters.
 
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It
@@ -28,6 +32,8 @@ one) at a time, so that a draw is one multiplication.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_right
 
 import numpy as np
 from scipy.special import ndtri
@@ -46,9 +52,13 @@ class ServiceTime:
         self.kind = profile.service_time_kind()
         self.rng = rng
         sizes = sorted(profile.batch_latency_ms)
-        factor = profile.open_loop.compute_factor if profile.open_loop else 1.0
-        self.means = [factor * mean_ms(profile, sizes, k) / 1e3 for k in range(max_batch + 1)]
+        self.means = [mean_ms(profile, sizes, k) / 1e3 for k in range(max_batch + 1)]
         self.overhead_s = np.array([overhead_ms(profile, k) / 1e3 for k in range(max_batch + 1)])
+        cold = profile.cold_start
+        self.cold = cold is not None
+        self._idle_s = [i / 1e3 for i in cold.idle_ms] if cold else [0.0]
+        self._extra_s = [(c - cold.compute_ms[0]) / 1e3 for c in cold.compute_ms] if cold else [0.0]
+        self._cold_overhead_s = [o / 1e3 for o in cold.overhead_ms] if cold else [0.0]
         shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
         distinct = sorted(set(shapes))
         self._shape_of = [distinct.index(s) for s in shapes]
@@ -71,6 +81,23 @@ class ServiceTime:
             used = 0
         self._used[s] = used + 1
         return self.means[size] * variates[used]
+
+    def extra(self, idle_s: float) -> float:
+        """Extra solo time of a batch that starts after the device sat idle ``idle_s``."""
+        xs, ys = self._idle_s, self._extra_s
+        i = bisect_right(xs, idle_s)
+        if i == 0:
+            return ys[0]
+        if i == len(xs):
+            return ys[-1]
+        x0, x1 = xs[i - 1], xs[i]
+        return ys[i - 1] + (ys[i] - ys[i - 1]) * (idle_s - x0) / (x1 - x0)
+
+    def overheads(self, sizes: np.ndarray, idle_s: np.ndarray) -> np.ndarray:
+        """Per-request overhead of batches of ``sizes`` started after ``idle_s`` (s)."""
+        if self.cold:
+            return np.interp(idle_s, self._idle_s, self._cold_overhead_s)
+        return self.overhead_s[sizes]
 
     def _standard(self, shape: tuple[float, ...]) -> list[float]:
         """A chunk of variates with mean one and the given shape."""
@@ -108,8 +135,6 @@ def mean_ms(profile: ModelProfile, sizes: list[int], k: int) -> float:
 
 def overhead_ms(profile: ModelProfile, k: int) -> float:
     """Per-request time outside compute for a request in a batch of ``k`` (ms)."""
-    if profile.open_loop is not None:
-        return profile.open_loop.overhead_ms
     if not profile.overhead_ms:
         return 0.0
     sizes = sorted(profile.overhead_ms)
