@@ -50,6 +50,9 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     for key in ("p50", "p95", "p99"):
         assert abs(error[key]) < 0.9, error                           # loose: CI machines are noisy
     assert sum(entry["batch_sizes"]["measured"].values()) > 0
+    speed = entry["host_speed"]                                       # measured just before the replay
+    assert speed["batch1_ms_now"] > 0 and speed["drift"] == speed["batch1_ms_now"] / speed["batch1_ms_profile"] - 1
+    assert "batch 1 before replay" in result.stdout
     requests = pd.read_csv(out.with_suffix(".requests.csv"))
     assert len(requests) == sum(1 for _ in requests.itertuples()) and requests["ok"].all()
     assert set(requests.columns) >= {"model", "sent_s", "latency_ms", "ok"}

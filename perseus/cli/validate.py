@@ -18,6 +18,7 @@ from perseus.validate.run import run, write_outputs
 
 console = Console()
 err = Console(stderr=True)
+SPEED_DRIFT_WARN = 0.05   # warn when the host's batch-1 compute moved this much since profiling
 
 
 def validate_command(
@@ -51,6 +52,12 @@ def validate_command(
     for name, result in outcome.results["placements"].items():
         console.print(error_table(name, result))
         console.print(diagnosis_table(result))
+        drifted = {m: e["host_speed"]["drift"] for m, e in result["models"].items()
+                   if e["host_speed"]["drift"] is not None and abs(e["host_speed"]["drift"]) > SPEED_DRIFT_WARN}
+        if drifted:
+            err.print("[yellow]warning:[/] the host computes " + ", ".join(
+                f"{m} {100 * d:+.0f}%" for m, d in drifted.items()) + " against its profile (batch 1, just before "
+                "the replay): the simulation uses the profile, so re-profile before reading the errors as the model's")
         if result["load_generator_limited"]:
             err.print(f"[yellow]warning:[/] requests left up to {result['lateness_ms_p99']:.2f} ms late (p99): "
                       "the load generator, not the server, limited this run")
@@ -97,6 +104,9 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
         hist, times = entry["batch_sizes"], entry["batch_ms"]
         table.add_row(model, _histogram(hist["measured"]), _histogram(hist["simulated"]))
         table.add_row("  batch ms", _times(times["measured"]), _times(times["profile"]))
+        speed = entry["host_speed"]
+        table.add_row("  batch 1 before replay", _ms(speed["batch1_ms_now"]),
+                      f"{_ms(speed['batch1_ms_profile'])} ({_pct(speed['drift'])})")
     util = result["host_utilization"]
     table.add_row("host utilisation", " ".join(f"{u:.0%}" for u in util["measured"]),
                   " ".join(f"{u:.0%}" for u in util["simulated"]))

@@ -2,15 +2,21 @@
 
 Taken from the difference of two statistics snapshots per host and model (the
 ``batch_stats`` histogram), so that measured and simulated batch-size distributions
-and per-host utilisation can be put side by side when the error is large.
+and per-host utilisation can be put side by side when the error is large. Before the
+replay each model's batch-1 compute is measured once more (:func:`reference_batch_ms`),
+so that a host that has become faster or slower since it was profiled shows as such.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from perseus.triton.client import ComputeStats, TritonClient
+import numpy as np
+
 from perseus.replay import Endpoint
+from perseus.triton.client import ComputeStats, TritonClient
+
+REFERENCE_REQUESTS = 30
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,25 @@ class ServerView:
     def compute_s(self, host: int) -> float:
         """Compute time summed over every batch that ran on ``host``, in seconds."""
         return sum(ns for stats in self.stats[host].values() for _, ns in stats.batches.values()) / 1e9
+
+
+def reference_batch_ms(endpoints: list[Endpoint], requests: int = REFERENCE_REQUESTS) -> dict[str, float]:
+    """Each model's mean batch-1 compute (ms) now, one request at a time, as the profile's
+    curve measured it; averaged over the hosts that serve the model."""
+    measured: dict[str, list[float]] = {}
+    for endpoint in endpoints:
+        client = TritonClient.for_host(endpoint.name, endpoint.host)
+        try:
+            for model, shape in endpoint.shapes.items():
+                inputs = client.make_inputs(np.random.default_rng(0).random((1, *shape), dtype=np.float32))
+                client.infer(model, inputs)
+                before = client.statistics(model)
+                for _ in range(requests):
+                    client.infer(model, inputs)
+                measured.setdefault(model, []).append(client.statistics(model).minus(before).batch_compute_ms(1))
+        finally:
+            client.close()
+    return {model: float(np.nanmean(values)) for model, values in measured.items()}
 
 
 def snapshot(endpoints: list[Endpoint]) -> list[dict[str, ComputeStats]]:

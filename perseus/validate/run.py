@@ -28,7 +28,7 @@ from perseus.simulation import placements_to_run, simulate_one, window_of
 from perseus.sim.trace import SimTrace
 from perseus.validate.compare import model_error, simulated_histogram
 from perseus.validate.deploy import DoesNotFit, deploy
-from perseus.validate.observe import ServerView, difference, snapshot
+from perseus.validate.observe import ServerView, difference, reference_batch_ms, snapshot
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
@@ -83,6 +83,7 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
     with deploy(name, hosts, inventory, warn) as endpoints:
         replicas = {m: [h for h, e in enumerate(endpoints) if model in e.shapes] for m, model in enumerate(models)}
         router = LiveRouter(replicas, {m: scenario.router_for(model) for m, model in enumerate(models)}, seed)
+        reference = reference_batch_ms(endpoints)
         before = snapshot(endpoints)
         outcome.logs[name] = log
         outcome.host_names[name] = [e.name for e in endpoints]
@@ -90,7 +91,7 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
         failed = log.failures_by_host([e.name for e in endpoints])
         view = None if failed else difference(snapshot(endpoints), before)
     simulated = simulate_one(loaded, name, arrivals, seed, window)
-    outcome.results["placements"][name] = compare_placement(loaded, name, log, view, simulated, window)
+    outcome.results["placements"][name] = compare_placement(loaded, name, log, view, simulated, window, reference)
     if failed:
         host, count = next(iter(failed.items()))
         first = next(iter(log.errors.values()))
@@ -99,7 +100,7 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
 
 
 def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: ServerView | None,
-                      simulated: SimTrace, window: Window) -> dict[str, Any]:
+                      simulated: SimTrace, window: Window, reference: dict[str, float]) -> dict[str, Any]:
     scenario = loaded.scenario
     prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
     hosts = scenario.placements[name]
@@ -120,6 +121,7 @@ def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: S
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
                          "profile": profile_batch_ms(loaded, name, model)},
+            "host_speed": host_speed(reference.get(model), profile_batch_ms(loaded, name, model)),
         }
     return {
         "hosts": len(hosts), "cost_per_hour": measured["cost_per_hour"],
@@ -130,6 +132,14 @@ def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: S
         "failed_requests": int(np.sum(~log.ok)),
         "models": models,
     }
+
+
+def host_speed(now_ms: float | None, profile: dict[int, float]) -> dict[str, float | None]:
+    """Batch-1 compute measured just before the replay against the profile's: ``drift`` > 0
+    means the host computes slower than when it was profiled."""
+    then = profile.get(1)
+    drift = now_ms / then - 1 if now_ms is not None and then and np.isfinite(now_ms) else None
+    return {"batch1_ms_now": now_ms, "batch1_ms_profile": then, "drift": drift}
 
 
 def profile_batch_ms(loaded: LoadedScenario, placement: str, model: str) -> dict[int, float]:
