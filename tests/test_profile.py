@@ -41,7 +41,7 @@ def test_quick_profile_has_every_field_of_spec(quick_profile):
             assert {"mean", "p50", "p95", "p99", "n"} <= set(stats)
         assert set(entry["instance_scaling"]) == {1, 2}
         cold = entry["cold_start"]
-        assert len(cold["idle_ms"]) == 3 and cold["idle_ms"][-1] >= 100 and min(cold["overhead_ms"]) > 0
+        assert len(cold["idle_ms"]) == 2 and cold["idle_ms"][-1] >= 100 and min(cold["overhead_ms"]) > 0
     assert set(raw["switch_ms"]) == set(MODELS) and all(len(row) == 1 for row in raw["switch_ms"].values())
     assert quick_profile.with_suffix(".csv").exists()
 
