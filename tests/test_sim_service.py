@@ -63,3 +63,13 @@ def test_overhead_is_interpolated_by_batch_size_and_added_outside_compute():
     assert list(req.batch_size) == [1, 2, 2, 1]
     assert np.allclose(req.finish_s, [0.010 + 0.001, 0.010 + 0.014 + 0.002, 0.024 + 0.002, 0.110 + 0.001])
     assert np.allclose(trace.batches.end_s, [0.010, 0.024, 0.110])   # the device is not held for it
+
+
+def test_cold_start_follows_the_models_own_rest_not_the_devices():
+    prof = profile({"a": {1: 10.0}, "b": {1: 4.0}})
+    prof.models["a"].cold_start = ColdStart(idle_ms=[0.0, 100.0], compute_ms=[10.0, 13.0], overhead_ms=[0.0, 0.0])
+    # a rests from 0.010 to 0.5 while b runs 0.495-0.499: the device idled 1 ms, a 490 ms
+    trace = one_host(prof, {"a": ModelConfig(), "b": ModelConfig()},
+                     {"a": np.array([0.0, 0.5]), "b": np.array([0.495])})
+    a = trace.requests.latency_s[trace.requests.model == 0]
+    assert np.allclose(a, [0.013, 0.013])

@@ -55,8 +55,8 @@ class ColdStart(_Strict):
 
     On a CPU host an idle core loses its caches and clock: a batch after 100 ms of idle
     computed 20-45% slower than back to back here, and the client and front end slowed
-    too. ``idle_ms`` is the device's idle time before each measured batch (think time
-    plus the request's overhead), ascending; ``compute_ms`` the batch-1 compute and
+    too. ``idle_ms`` is the model's rest before each measured batch (think time plus the
+    request's overhead), ascending; ``compute_ms`` the batch-1 compute and
     ``overhead_ms`` the client latency less compute at that idle time.
     """
 

@@ -22,7 +22,7 @@ its own from the caches), added to any cold start (:mod:`perseus.sim.service`: c
 and caches after idle time, measured with the model alone); one that starts beside
 running batches pays the interference instead. Assumption: the switch costs the same
 after any idle time and for every batch size. The device remembers
-which model ran last (``last``) and since when it is idle (``idle_since``).
+which model ran last (``last``).
 """
 
 from __future__ import annotations
@@ -84,7 +84,6 @@ class SharedDevice:
         self.counts = [0] * len(table.same)   # running batches per local model
         self.updated = 0.0
         self.busy_since = 0.0
-        self.idle_since = -float("inf")   # idle since before the run began
         self.last = -1                    # local model of the batch that started last (-1: none)
 
     def advance(self, now: float) -> None:

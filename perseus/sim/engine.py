@@ -50,7 +50,7 @@ def model_stream(seed: int, name: str, purpose: int) -> np.random.Generator:
 class ModelQueue(DynamicBatcher):
     """A model's batcher on one host, with what the engine needs around it."""
 
-    __slots__ = ("index", "model", "local", "host", "service", "idle")
+    __slots__ = ("index", "model", "local", "host", "service", "idle", "rested_since")
 
     def __init__(self, index: int, model: int, local: int, host: "Host", policy: BatchPolicy, instances: int,
                  service: ServiceTime, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
@@ -61,6 +61,7 @@ class ModelQueue(DynamicBatcher):
         self.host = host
         self.service = service
         self.idle = list(range(instances - 1, -1, -1))   # instance 0 is taken first
+        self.rested_since = -INF                         # when its last running batch ended (cold start)
 
 
 class Host:
@@ -236,7 +237,6 @@ class Engine:
         was_busy = bool(device.running)
         device.advance(now)
         changed = False
-        idle = 0.0 if was_busy else now - device.idle_since
         if host.next_end <= now:
             log = self.log
             for batch in device.finished(now):
@@ -246,16 +246,18 @@ class Engine:
                 q.busy -= 1
                 q.finished += batch.size
                 q.idle.append(batch.instance)
+                if not q.busy:
+                    q.rested_since = now
                 q.wake = now
             changed = True
         for q in host.queues:
-            if q.wake <= now and self._dispatch(q, device, now, idle):
+            if q.wake <= now and self._dispatch(q, device, now):
                 changed = True
         if changed:
             host.next_end = device.rerate(now)
             if was_busy and not device.running:
                 self._add_busy(host.index, device.busy_since, now)
-                device.idle_since = now
+
             elif device.running and not was_busy:
                 device.busy_since = now
         wake = host.next_end
@@ -264,15 +266,15 @@ class Engine:
                 wake = q.wake
         return wake
 
-    def _dispatch(self, q: ModelQueue, device: SharedDevice, now: float, idle: float) -> bool:
-        """Start batches on the queue's idle instances while the batcher lets them; the
-        device sat idle for ``idle`` before them (0: it was busy)."""
+    def _dispatch(self, q: ModelQueue, device: SharedDevice, now: float) -> bool:
+        """Start batches on the queue's idle instances while the batcher lets them."""
         started = False
         service = q.service
         while q.busy < q.instances:
             first, size = q.take(now)
             if not size:
                 break
+            idle = now - q.rested_since if not q.busy else 0.0   # the model's own rest
             q.busy += 1
             work = service.draw(size)
             if not device.running:

@@ -15,13 +15,16 @@ through the two nearest measured points. Its spread follows the profile's
   measured mean; with only a standard deviation measured, lognormal with it.
   Sizes between measured ones use the nearest measured size's shape.
 
-Cold start (``cold_start``, measured at batch 1 after think times): a batch that starts
-on a device that sat idle for ``g`` computes longer by ``compute(g) - compute(g_0)``,
+Cold start (``cold_start``, measured at batch 1 after think times): a batch of a model
+that has run nothing for ``g`` (none of its instances busy) computes longer by ``compute(g) - compute(g_0)``,
 linear between the measured idle times and held beyond them (``g_0``, the shortest,
 is back to back); each of its requests has the overhead measured after ``g``.
 Assumptions: the extra time is the same for every batch size (caches and clocks warm
 up once per batch); a batch that starts while another runs on the device, or as one
-ends, is warm; the idle time of the device, not of the model, is what matters.
+ends, is warm; what matters is how long the model itself rested, not the device (on a
+shared host its caches and its backend's threads go cold while other models run: this
+predicted the shared host's median latencies 2-4 points closer than the device's idle
+time in a replay of `bench_validate.py`'s shared Poisson case).
 
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It
