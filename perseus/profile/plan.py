@@ -7,7 +7,7 @@ stability windows. Phases:
   ``batch_size``, model alone, one instance;
 * ``coldstart`` - one-item requests at concurrency 1 with a think time of ``think_ms``
   between a response and the next request, model alone: how much slower the model
-  computes, and how much more a request costs, after the device sat idle;
+  computes, and how much more a request costs, after it sat idle;
 * ``switch`` - ``model``'s batch-1 time when each of its requests follows one of
   ``partner`` (one client alternating the two at concurrency 1): what running another
   model just before costs it (caches refilled);

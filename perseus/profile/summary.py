@@ -11,7 +11,7 @@ judged). Conventions, stated once:
   statistics API gives only sums, so the spread is seen from the client);
 * percentiles of several windows are their request-weighted mean;
 * ``cold_start``: per think time, the batch-1 compute and the client latency less it;
-  the device sat idle for the think time plus that overhead before each batch;
+  the model sat idle for the think time plus that overhead before each batch;
 * ``instance_scaling[n]`` = throughput with n busy instances / throughput with one;
 * ``switch_ms[a][b]`` = a's batch-1 compute alternating with b's less a's compute alone in
   a window right before each;

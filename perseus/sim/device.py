@@ -21,8 +21,8 @@ that model switch's extra work (``Profile.switch_ms``: the other model's data di
 its own from the caches), added to any cold start (:mod:`perseus.sim.service`: clocks
 and caches after idle time, measured with the model alone); one that starts beside
 running batches pays the interference instead. Assumption: the switch costs the same
-after any idle time and for every batch size. The device remembers
-which model ran last (``last``).
+after any idle time and for every batch size. The device remembers which model ran
+last (``last``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class RunningBatch:
         self.first = first
         self.size = size
         self.start = start
-        self.idle = idle          # how long the device sat idle before it started
+        self.idle = idle          # how long its model rested before it started (cold start)
 
 
 class SlowdownTable:
@@ -60,7 +60,6 @@ class SlowdownTable:
                      for name, count in zip(names, instances)]
         self.cross = [[profile.slowdown(a, b) - 1.0 if a != b else 0.0 for b in names] for a in names]
         self.switch_s = [[profile.switch_cost_ms(a, b) / 1e3 for b in names] for a in names]
-        self.switches = any(v > 0.0 for row in self.switch_s for v in row)
         self.independent = all(v == 0.0 for row in self.cross for v in row) and all(
             s == 1.0 for row in self.same for s in row)
 

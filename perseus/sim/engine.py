@@ -109,7 +109,8 @@ class Engine:
                  routers: dict[str, RouterKind], seed: int, window: tuple[float, float]) -> None:
         placed = [n for h in hosts for n in h.models if n not in arrivals]
         self.models = tuple(arrivals) + tuple(dict.fromkeys(placed))
-        self.envs = [simpy.Environment() for _ in range(max(linked_groups(hosts, routers), default=-1) + 1)]
+        groups = linked_groups(hosts, routers)
+        self.envs = [simpy.Environment() for _ in range(max(groups, default=-1) + 1)]
         self.arrivals = [np.asarray(arrivals.get(m, ()), dtype=np.float64) for m in self.models]
         self.window = window
         self.log = BatchLog()
@@ -119,7 +120,7 @@ class Engine:
         self.hosts: list[Host] = []
         self.queues: list[ModelQueue] = []
         self.replicas: dict[int, list[tuple[Host, BatchPolicy, ServiceTime, int]]] = {}
-        for h, (placement, group) in enumerate(zip(hosts, linked_groups(hosts, routers))):
+        for h, (placement, group) in enumerate(zip(hosts, groups)):
             self._add_host(h, self.envs[group], placement, profiles[placement.host_type], seed)
         for m, name in enumerate(self.models):
             if m in self.replicas:

@@ -16,8 +16,8 @@ through the two nearest measured points. Its spread follows the profile's
   Sizes between measured ones use the nearest measured size's shape.
 
 Cold start (``cold_start``, measured at batch 1 after think times): a batch of a model
-that has run nothing for ``g`` (none of its instances busy) computes longer by ``compute(g) - compute(g_0)``,
-linear between the measured idle times and held beyond them (``g_0``, the shortest,
+that has run nothing for ``g`` (none of its instances busy) computes longer by
+``compute(g) - compute(g_0)``, linear between the measured idle times and held beyond them (``g_0``, the shortest,
 is back to back); each of its requests has the overhead measured after ``g``.
 Assumptions: the extra time is the same for every batch size (caches and clocks warm
 up once per batch); a batch that starts while another runs on the device, or as one
@@ -86,7 +86,7 @@ class ServiceTime:
         return self.means[size] * variates[used]
 
     def extra(self, idle_s: float) -> float:
-        """Extra solo time of a batch that starts after the device sat idle ``idle_s``."""
+        """Extra solo time of a batch whose model rested ``idle_s`` before it."""
         xs, ys = self._idle_s, self._extra_s
         i = bisect_right(xs, idle_s)
         if i == 0:
@@ -97,7 +97,7 @@ class ServiceTime:
         return ys[i - 1] + (ys[i] - ys[i - 1]) * (idle_s - x0) / (x1 - x0)
 
     def overheads(self, sizes: np.ndarray, idle_s: np.ndarray) -> np.ndarray:
-        """Per-request overhead of batches of ``sizes`` started after ``idle_s`` (s)."""
+        """Per-request overhead of batches of ``sizes`` whose model rested ``idle_s`` (s)."""
         if self.cold:
             return np.interp(idle_s, self._idle_s, self._cold_overhead_s)
         return self.overhead_s[sizes]

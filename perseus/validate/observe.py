@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perseus.profile.loadgen import random_batch
 from perseus.replay import Endpoint
 from perseus.triton.client import ComputeStats, TritonClient
 
@@ -60,7 +61,7 @@ def reference_batch_ms(endpoints: list[Endpoint], requests: int = REFERENCE_REQU
         client = TritonClient.for_host(endpoint.name, endpoint.host)
         try:
             for model, shape in endpoint.shapes.items():
-                inputs = client.make_inputs(np.random.default_rng(0).random((1, *shape), dtype=np.float32))
+                inputs = client.make_inputs(random_batch(shape, 1))
                 client.infer(model, inputs)
                 before = client.statistics(model)
                 for _ in range(requests):

@@ -115,13 +115,14 @@ def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: S
     models = {}
     for model in scenario.models:
         m, s = measured["models"][model], predicted["models"][model]
+        profile_ms = profile_batch_ms(loaded, name, model)
         models[model] = {
             "measured": m, "simulated": s, "error": model_error(m, s),
             "batch_sizes": {"measured": view.batch_histogram(model) if view else None,
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
-                         "profile": profile_batch_ms(loaded, name, model)},
-            "host_speed": host_speed(reference.get(model), profile_batch_ms(loaded, name, model)),
+                         "profile": profile_ms},
+            "host_speed": host_speed(reference.get(model), profile_ms),
         }
     return {
         "hosts": len(hosts), "cost_per_hour": measured["cost_per_hour"],
