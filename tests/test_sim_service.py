@@ -73,3 +73,16 @@ def test_cold_start_follows_the_models_own_rest_not_the_devices():
                      {"a": np.array([0.0, 0.5]), "b": np.array([0.495])})
     a = trace.requests.latency_s[trace.requests.model == 0]
     assert np.allclose(a, [0.013, 0.013])
+
+
+def test_cold_start_is_paid_beside_a_running_batch_and_the_switch_is_not():
+    prof = profile({"a": {1: 10.0}, "b": {1: 4.0}})
+    prof.models["a"].cold_start = ColdStart(idle_ms=[0.0, 100.0], compute_ms=[10.0, 13.0], overhead_ms=[0.0, 0.0])
+    prof.switch_ms = {"a": {"b": 1.0}}
+    # no interference measured: b runs 0.499-0.503 beside a, which rested 490 ms (+3 ms)
+    # and starts on a busy device (no switch); at 1.0 a rested ~0.49 s again and starts
+    # alone after b ran last (0.9-0.904): cold start and switch
+    trace = one_host(prof, {"a": ModelConfig(), "b": ModelConfig()},
+                     {"a": np.array([0.0, 0.5, 1.0]), "b": np.array([0.499, 0.9])})
+    a = trace.requests.latency_s[trace.requests.model == 0]
+    assert np.allclose(a, [0.013, 0.013, 0.014])

@@ -18,9 +18,9 @@ not depend on batch size, and a batch consumes its remaining work linearly at it
 
 A batch that starts on an empty device after a batch of another model ran last carries
 that model switch's extra work (``Profile.switch_ms``: the other model's data displaced
-its own from the caches), added to any cold start (:mod:`perseus.sim.service`: clocks
-and caches after idle time, measured with the model alone); one that starts beside
-running batches pays the interference instead. Assumption: the switch costs the same
+its own from the caches); one that starts beside running batches pays the interference
+instead. Either way it carries its model's cold start (:mod:`perseus.sim.service`:
+clocks and caches after the model rested, measured with the model alone). Assumption: the switch costs the same
 after any idle time and for every batch size. The device remembers which model ran
 last (``last``).
 """

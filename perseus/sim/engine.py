@@ -277,9 +277,7 @@ class Engine:
                 break
             idle = now - q.rested_since if not q.busy else 0.0   # the model's own rest
             q.busy += 1
-            work = service.draw(size)
-            if not device.running:
-                work += self._start_extra(q, device, idle)
+            work = service.draw(size) + self._start_extra(q, device, idle)
             device.start(RunningBatch(q.local, work, q, q.idle.pop(), first, size, now, idle))
             device.last = q.local
             started = True
@@ -288,11 +286,11 @@ class Engine:
 
     @staticmethod
     def _start_extra(q: ModelQueue, device: SharedDevice, idle: float) -> float:
-        """Extra work of a batch that starts alone on the device: the cold start after
-        ``idle`` plus the switch from the model that ran last."""
+        """Extra work of a batch: the cold start after its model rested ``idle``, plus the
+        switch from the model that ran last when it starts on an empty device."""
         extra = q.service.extra(idle) if q.service.cold and idle else 0.0
         last = device.last
-        if last >= 0 and last != q.local:
+        if last >= 0 and last != q.local and not device.running:
             extra += device.table.switch_s[q.local][last]
         return extra
 

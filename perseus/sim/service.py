@@ -20,11 +20,13 @@ that has run nothing for ``g`` (none of its instances busy) computes longer by
 ``compute(g) - compute(g_0)``, linear between the measured idle times and held beyond them (``g_0``, the shortest,
 is back to back); each of its requests has the overhead measured after ``g``.
 Assumptions: the extra time is the same for every batch size (caches and clocks warm
-up once per batch); a batch that starts while another runs on the device, or as one
-ends, is warm; what matters is how long the model itself rested, not the device (on a
-shared host its caches and its backend's threads go cold while other models run: this
+up once per batch); what matters is how long the model itself rested, not the device (on
+a shared host its caches and its backend's threads go cold while other models run: this
 predicted the shared host's median latencies 2-4 points closer than the device's idle
-time in a replay of `bench_validate.py`'s shared Poisson case).
+time in a replay of `bench_validate.py`'s shared Poisson case), so a batch that starts
+beside another model's running batch pays it too (Triton's traces of that replay showed
+such MobileNetV2 batches taking 1.6 times the mean of those that started alone, cold
+start included, not 1.6 times a warm batch).
 
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It
