@@ -86,3 +86,17 @@ def test_cold_start_is_paid_beside_a_running_batch_and_the_switch_is_not():
                      {"a": np.array([0.0, 0.5, 1.0]), "b": np.array([0.499, 0.9])})
     a = trace.requests.latency_s[trace.requests.model == 0]
     assert np.allclose(a, [0.013, 0.013, 0.014])
+
+
+def test_a_profile_at_another_speed_scales_compute_but_not_overhead():
+    prof = profile({"m": {1: 10.0, 4: 22.0}})
+    prof = type(prof).model_validate({**prof.model_dump(), "models": {"m": {
+        **prof.models["m"].model_dump(exclude_none=True), "overhead_ms": {1: {"mean": 1.0}}}}})
+    prof.models["m"].cold_start = ColdStart(idle_ms=[0.0, 100.0], compute_ms=[10.0, 13.0], overhead_ms=[1.0, 1.0])
+    slower = prof.at_speeds({"m": 1.5})
+    assert slower.models["m"].batch_latency_ms[4].mean == 33.0 and slower.models["m"].cold_start.compute_ms == [15.0, 19.5]
+    config = {"m": ModelConfig(max_batch_size=4, max_queue_delay_ms=0)}
+    arrivals = {"m": np.array([0.0, 0.2])}
+    assert np.allclose(one_host(prof, config, arrivals).requests.latency_s, [0.013 + 0.001, 0.013 + 0.001])
+    assert np.allclose(one_host(slower, config, arrivals).requests.latency_s, [0.0195 + 0.001, 0.0195 + 0.001])
+    assert prof.models["m"].batch_latency_ms[4].mean == 22.0                    # the original is untouched

@@ -39,7 +39,8 @@ def scenario(tmp_path: Path, duration: float = 30, rps: float = 25, models: tupl
 
 def test_short_validate_on_the_embedded_host(tmp_path):
     out = tmp_path / "result.json"
-    result = run_cli("validate", str(scenario(tmp_path)), "--json", str(out), "--fail-above", "95")
+    result = run_cli("validate", str(scenario(tmp_path)), "--json", str(out), "--fail-above", "95",
+                     env={"COLUMNS": "200"})                         # rows unwrapped
     assert result.returncode == 0, result.stderr
     data = json.loads(out.read_text())
     entry = data["placements"]["one"]["models"]["mobilenet_v2"]
@@ -53,6 +54,9 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     speed = entry["host_speed"]                                       # measured just before the replay
     assert speed["batch1_ms_now"] > 0 and speed["drift"] == speed["batch1_ms_now"] / speed["batch1_ms_profile"] - 1
     assert "batch 1 before replay" in result.stdout
+    rescaled = entry["at_host_speed"]                                 # the profile at that speed
+    assert rescaled["factor"] == 1 + speed["drift"] and rescaled["simulated"]["requests"] == measured["requests"]
+    assert set(rescaled["error"]) == set(error) and "at host speed" in result.stdout
     requests = pd.read_csv(out.with_suffix(".requests.csv"))
     assert len(requests) == sum(1 for _ in requests.itertuples()) and requests["ok"].all()
     assert set(requests.columns) >= {"model", "sent_s", "latency_ms", "ok"}

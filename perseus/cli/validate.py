@@ -57,7 +57,8 @@ def validate_command(
         if drifted:
             err.print("[yellow]warning:[/] the host computes " + ", ".join(
                 f"{m} {100 * d:+.0f}%" for m, d in drifted.items()) + " against its profile (batch 1, just before "
-                "the replay): the simulation uses the profile, so re-profile before reading the errors as the model's")
+                "the replay): the simulation uses the profile, so read the rows at host speed (the profile rescaled to "
+                "it) or re-profile before reading the errors as the model's")
         if result["load_generator_limited"]:
             err.print(f"[yellow]warning:[/] requests left up to {result['lateness_ms_p99']:.2f} ms late (p99): "
                       "the load generator, not the server, limited this run")
@@ -83,15 +84,20 @@ def error_table(name: str, result: dict[str, Any]) -> Table:
     for column in ("model", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s", "SLA viol."):
         table.add_column(column, justify="left" if column == "model" else "right")
     for model, entry in result["models"].items():
-        m, s, e = entry["measured"], entry["simulated"], entry["error"]
-
-        def cell(key: str) -> str:
-            return f"{_ms(m['latency_ms'][key])} / {_ms(s['latency_ms'][key])} ({_pct(e[key])})"
-
-        table.add_row(model, f"{m['requests']} / {s['requests']}", cell("p50"), cell("p95"), cell("p99"),
-                      f"{m['throughput_rps']:.2f} / {s['throughput_rps']:.2f} ({_pct(e['throughput'])})",
-                      f"{100 * m['sla_violation_rate']:.2f}% / {100 * s['sla_violation_rate']:.2f}%")
+        speed = entry["at_host_speed"]
+        table.add_row(model, *_comparison_cells(entry["measured"], entry["simulated"], entry["error"]))
+        table.add_row(f"  at host speed x{speed['factor']:.2f}",
+                      *_comparison_cells(entry["measured"], speed["simulated"], speed["error"]))
     return table
+
+
+def _comparison_cells(m: dict[str, Any], s: dict[str, Any], e: dict[str, Any]) -> list[str]:
+    def cell(key: str) -> str:
+        return f"{_ms(m['latency_ms'][key])} / {_ms(s['latency_ms'][key])} ({_pct(e[key])})"
+
+    return [f"{m['requests']} / {s['requests']}", cell("p50"), cell("p95"), cell("p99"),
+            f"{m['throughput_rps']:.2f} / {s['throughput_rps']:.2f} ({_pct(e['throughput'])})",
+            f"{100 * m['sla_violation_rate']:.2f}% / {100 * s['sla_violation_rate']:.2f}%"]
 
 
 def diagnosis_table(result: dict[str, Any]) -> Table:

@@ -96,6 +96,21 @@ class ModelProfile(_Strict):
             raise ValueError("batch_latency_ms needs at least one batch size")
         return self
 
+    def at_speed(self, factor: float) -> "ModelProfile":
+        """The same model on a host that computes ``factor`` times as long: every compute
+        time (curve, fit, cold start) scaled, the overhead outside compute kept."""
+        def scale(value: float | None) -> float | None:
+            return None if value is None else value * factor
+
+        curve = {size: stats.model_copy(update={key: scale(getattr(stats, key))
+                                                 for key in ("mean", "p50", "p95", "p99", "std")})
+                 for size, stats in self.batch_latency_ms.items()}
+        fit = self.fit and self.fit.model_copy(update={"intercept_ms": self.fit.intercept_ms * factor,
+                                                       "per_item_ms": self.fit.per_item_ms * factor})
+        cold = self.cold_start and self.cold_start.model_copy(
+            update={"compute_ms": [c * factor for c in self.cold_start.compute_ms]})
+        return self.model_copy(update={"batch_latency_ms": curve, "fit": fit, "cold_start": cold})
+
     def service_time_kind(self) -> ServiceTimeKind:
         """SPEC's default: ``empirical``, or ``deterministic`` where no spread was measured."""
         if self.service_time is not None:
@@ -120,6 +135,13 @@ class Profile(_Strict):
     def slowdown(self, victim: str, neighbour: str) -> float:
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""
         return self.interference.get(victim, {}).get(neighbour, 1.0)
+
+    def at_speeds(self, factors: dict[str, float]) -> "Profile":
+        """The profile with each named model's compute times scaled (``ModelProfile.at_speed``);
+        switch costs scale with the model that pays them."""
+        models = {name: m.at_speed(factors[name]) if name in factors else m for name, m in self.models.items()}
+        switch = {a: {b: ms * factors.get(a, 1.0) for b, ms in row.items()} for a, row in self.switch_ms.items()}
+        return self.model_copy(update={"models": models, "switch_ms": switch})
 
     def switch_cost_ms(self, model: str, previous: str) -> float:
         """Extra compute of ``model``'s batch right after one of ``previous`` (0 if unknown)."""

@@ -17,7 +17,7 @@ from perseus.profile.loadgen import random_batch
 from perseus.replay import Endpoint
 from perseus.triton.client import ComputeStats, TritonClient
 
-REFERENCE_REQUESTS = 30
+REFERENCE_REQUESTS = 100
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,10 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
         failed = log.failures_by_host([e.name for e in endpoints])
         view = None if failed else difference(snapshot(endpoints), before)
     simulated = simulate_one(loaded, name, arrivals, seed, window)
-    outcome.results["placements"][name] = compare_placement(loaded, name, log, view, simulated, window, reference)
+    speeds = speed_factors(loaded, name, reference)
+    at_speed = simulate_one(at_host_speed(loaded, speeds), name, arrivals, seed, window)
+    outcome.results["placements"][name] = compare_placement(loaded, name, log, view, (simulated, at_speed), window,
+                                                            reference)
     if failed:
         host, count = next(iter(failed.items()))
         first = next(iter(log.errors.values()))
@@ -100,7 +103,11 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
 
 
 def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: ServerView | None,
-                      simulated: SimTrace, window: Window, reference: dict[str, float]) -> dict[str, Any]:
+                      simulations: tuple[SimTrace, SimTrace], window: Window,
+                      reference: dict[str, float]) -> dict[str, Any]:
+    """Measured against simulated, as profiled (``simulated``, ``error``) and at the host's
+    speed just before the replay (``at_host_speed``)."""
+    simulated, at_speed = simulations
     scenario = loaded.scenario
     prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
     hosts = scenario.placements[name]
@@ -110,19 +117,23 @@ def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: S
     measured_trace = SimTrace(log.request_table(), None, busy, span)
     measured = placement_summary(measured_trace, scenario, name, window, prices)
     predicted = placement_summary(simulated, scenario, name, window, prices)
+    predicted_at_speed = placement_summary(at_speed, scenario, name, window, prices)
     lateness = log.lateness_ms[np.isfinite(log.lateness_ms)]
     p99_late = float(np.percentile(lateness, 99)) if len(lateness) else None
     models = {}
     for model in scenario.models:
-        m, s = measured["models"][model], predicted["models"][model]
+        m, s, s_speed = measured["models"][model], predicted["models"][model], predicted_at_speed["models"][model]
         profile_ms = profile_batch_ms(loaded, name, model)
+        speed = host_speed(reference.get(model), profile_ms)
         models[model] = {
             "measured": m, "simulated": s, "error": model_error(m, s),
+            "at_host_speed": {"factor": 1 + (speed["drift"] or 0.0), "simulated": s_speed,
+                              "error": model_error(m, s_speed)},
             "batch_sizes": {"measured": view.batch_histogram(model) if view else None,
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
                          "profile": profile_ms},
-            "host_speed": host_speed(reference.get(model), profile_ms),
+            "host_speed": speed,
         }
     return {
         "hosts": len(hosts), "cost_per_hour": measured["cost_per_hour"],
@@ -141,6 +152,24 @@ def host_speed(now_ms: float | None, profile: dict[int, float]) -> dict[str, flo
     then = profile.get(1)
     drift = now_ms / then - 1 if now_ms is not None and then and np.isfinite(now_ms) else None
     return {"batch1_ms_now": now_ms, "batch1_ms_profile": then, "drift": drift}
+
+
+def speed_factors(loaded: LoadedScenario, placement: str, reference: dict[str, float]) -> dict[str, float]:
+    """How many times as long each model computes now as in its profile (batch 1)."""
+    factors = {}
+    for model, now_ms in reference.items():
+        drift = host_speed(now_ms, profile_batch_ms(loaded, placement, model))["drift"]
+        if drift is not None:
+            factors[model] = 1 + drift
+    return factors
+
+
+def at_host_speed(loaded: LoadedScenario, factors: dict[str, float]) -> LoadedScenario:
+    """The scenario with every host type's profile rescaled to the speeds measured now.
+    Assumption: a host that drifted computes every batch size, cold start and switch by
+    the same factor, and its front end and network did not change."""
+    profiles = {host_type: profile.at_speeds(factors) for host_type, profile in loaded.profiles.items()}
+    return loaded.model_copy(update={"profiles": profiles})
 
 
 def profile_batch_ms(loaded: LoadedScenario, placement: str, model: str) -> dict[int, float]:
