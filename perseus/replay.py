@@ -1,11 +1,14 @@
-"""Open-loop replay of an arrival trace against live Triton servers (``validate``, and the
-profiler's open-loop calibration).
+"""Open-loop replay of an arrival trace against live Triton servers (``validate``).
 
 Each request leaves at its scheduled time whether or not earlier ones have returned
 (asyncio with ``tritonclient.grpc.aio``: the HTTP client did not overlap requests enough
 for the server to batch them). How late each request left against its schedule is
 recorded, so that a report can tell when the load generator, not the server, limited a
 run. A failed or timed-out request is recorded with its error, never dropped.
+
+Each request carries its row number as Triton's ``request_id``, so that a server's
+request traces (:mod:`perseus.triton.trace`) can be joined to the log: when the server
+received it, when its batch computed, on the replay's clock.
 
 A model on several hosts is spread over them by the same router policies the simulator
 models (``least_outstanding`` counts this model's requests sent to a host and not yet
@@ -17,8 +20,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from perseus.config.hosts import Host
 from perseus.config.scenario import RouterKind
@@ -38,6 +43,7 @@ class Endpoint:
     url: str
     host: Host
     shapes: dict[str, tuple[int, ...]]   # model -> input shape of one item
+    trace_file: Path | None = None       # where the server writes request traces (embedded hosts)
 
 
 @dataclass
@@ -52,6 +58,11 @@ class ReplayLog:
     finish_s: np.ndarray = field(init=False)
     ok: np.ndarray = field(init=False)
     errors: dict[int, str] = field(default_factory=dict)
+    origin_s: float = float("nan")       # the replay's t = 0 on the monotonic clock
+    # from the servers' request traces (NaN where not traced): received, batch start and end
+    received_s: np.ndarray = field(init=False)
+    start_s: np.ndarray = field(init=False)
+    end_s: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         n = len(self.model)
@@ -59,6 +70,19 @@ class ReplayLog:
         self.sent_s = np.full(n, np.nan)
         self.finish_s = np.full(n, np.nan)
         self.ok = np.zeros(n, dtype=bool)
+        self.received_s = np.full(n, np.nan)
+        self.start_s = np.full(n, np.nan)
+        self.end_s = np.full(n, np.nan)
+
+    def add_traces(self, traces: pd.DataFrame) -> None:
+        """Server times of the replayed requests found in a host's traces (other requests,
+        such as the reference requests before the replay, carry no row number)."""
+        rows = pd.to_numeric(traces["request_id"], errors="coerce")
+        traces = traces[rows.notna()]
+        rows = rows[rows.notna()].to_numpy(dtype=np.int64)
+        for column, target in (("received_ns", self.received_s), ("compute_start_ns", self.start_s),
+                               ("compute_end_ns", self.end_s)):
+            target[rows] = traces[column].to_numpy() / 1e9 - self.origin_s
 
     @property
     def lateness_ms(self) -> np.ndarray:
@@ -67,10 +91,12 @@ class ReplayLog:
     def request_table(self) -> RequestTable:
         """The replay as the simulator's per-request table (arrival = the scheduled time)."""
         latency = self.finish_s - self.sent_s
+        shift = self.scheduled_s - self.sent_s   # onto the schedule, as the latency is
         return RequestTable(
             models=self.models, model=self.model.astype(np.int32), host=self.host,
             arrival_s=self.scheduled_s, finish_s=np.where(self.ok, self.scheduled_s + latency, np.nan),
             ok=self.ok.copy(), batch_size=np.zeros(len(self.model), dtype=np.int32),
+            start_s=self.start_s + shift, end_s=self.end_s + shift, received_s=self.received_s + shift,
         )
 
     def failures_by_host(self, names: list[str]) -> dict[str, int]:
@@ -136,11 +162,12 @@ async def _replay(endpoints: list[Endpoint], log: ReplayLog, router: LiveRouter,
               for h in range(len(endpoints)) for m, name in enumerate(log.models) if name in endpoints[h].shapes}
     loop = asyncio.get_running_loop()
     origin = loop.time() + LEAD_S
+    log.origin_s = origin
 
     async def send(i: int, h: int, m: int) -> None:
         log.sent_s[i] = loop.time() - origin
         try:
-            await clients[h].infer(log.models[m], inputs[(h, m)], client_timeout=REQUEST_TIMEOUT_S,
+            await clients[h].infer(log.models[m], inputs[(h, m)], request_id=str(i), client_timeout=REQUEST_TIMEOUT_S,
                                    headers=endpoints[h].host.headers or None)
             log.ok[i] = True
         except Exception as exc:  # a failed request is counted, never dropped

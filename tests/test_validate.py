@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 from perseus.config.scenario import ModelConfig
@@ -57,9 +58,19 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     rescaled = entry["at_host_speed"]                                 # the profile at that speed
     assert rescaled["factor"] == 1 + speed["drift"] and rescaled["simulated"]["requests"] == measured["requests"]
     assert set(rescaled["error"]) == set(error) and "at host speed" in result.stdout
+    live, sim = entry["stages"]["measured"], entry["stages"]["simulated"]   # live: Triton's request traces
+    assert sum(live[s]["mean"] for s in live) == pytest.approx(measured["latency_ms"]["mean"], rel=0.01)
+    assert live["queue"]["p95"] >= 2.0 - 0.05 and sim["queue"]["p95"] >= 2.0 - 1e-6   # the 2 ms batcher delay
+    assert 0 < live["front_end"]["mean"] < live["compute"]["mean"] + live["queue"]["mean"]
+    assert "front end ms" in result.stdout
     requests = pd.read_csv(out.with_suffix(".requests.csv"))
     assert len(requests) == sum(1 for _ in requests.itertuples()) and requests["ok"].all()
     assert set(requests.columns) >= {"model", "sent_s", "latency_ms", "ok"}
+    traced = requests.dropna(subset=["received_s", "compute_start_s", "compute_end_s"])
+    assert len(traced) == len(requests)                       # every replayed request was traced
+    assert (traced.received_s >= traced.sent_s).all() and (traced.compute_end_s > traced.compute_start_s).all()
+    answered = traced.sent_s + traced.latency_ms / 1e3   # the server stamps COMPUTE_END after sending
+    assert (answered > traced.compute_start_s).all() and (answered > traced.compute_end_s).mean() > 0.9
     assert "placement one" in result.stdout
 
 

@@ -102,7 +102,8 @@ def _comparison_cells(m: dict[str, Any], s: dict[str, Any], e: dict[str, Any]) -
 
 def diagnosis_table(result: dict[str, Any]) -> Table:
     """Where a large error comes from: batch sizes and utilisation, measured against simulated."""
-    table = Table(title="batch sizes (size:batches), batch compute (size:ms) and host utilisation")
+    table = Table(title="batch sizes (size:batches), batch compute (size:ms), where the latency goes "
+                        "(live: Triton's request traces) and host utilisation")
     table.add_column("model")
     table.add_column("measured", justify="right")
     table.add_column("simulated / profile", justify="right")
@@ -113,10 +114,20 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
         speed = entry["host_speed"]
         table.add_row("  batch 1 before replay", _ms(speed["batch1_ms_now"]),
                       f"{_ms(speed['batch1_ms_profile'])} ({_pct(speed['drift'])})")
+        stages = entry["stages"]
+        for stage in ("front_end", "queue", "compute"):
+            table.add_row(f"  {stage.replace('_', ' ')} ms (mean p95)", _stage(stages["measured"], stage),
+                          _stage(stages["simulated"], stage))
     util = result["host_utilization"]
     table.add_row("host utilisation", " ".join(f"{u:.0%}" for u in util["measured"]),
                   " ".join(f"{u:.0%}" for u in util["simulated"]))
     return table
+
+
+def _stage(stages: dict[str, dict[str, float]] | None, stage: str) -> str:
+    if not stages:
+        return "-"
+    return f"{stages[stage]['mean']:.2f} {stages[stage]['p95']:.2f}"
 
 
 def _times(times: dict[int, float] | None) -> str:

@@ -323,6 +323,7 @@ class Engine:
         """Give every request the outcome of the batch it ran in (once, vectorised)."""
         finish = [np.full(len(a), np.nan) for a in self.arrivals]
         start = [np.full(len(a), np.nan) for a in self.arrivals]
+        end = [np.full(len(a), np.nan) for a in self.arrivals]
         batch = [np.zeros(len(a), dtype=np.int32) for a in self.arrivals]
         for q in self.queues:
             rows = np.flatnonzero(log["queue"] == q.index)
@@ -332,6 +333,7 @@ class Engine:
             m = q.model
             finish[m][ids] = np.repeat(log["end"][rows] + q.service.overheads(sizes, log["idle"][rows]), sizes)
             start[m][ids] = np.repeat(log["start"][rows], sizes)
+            end[m][ids] = np.repeat(log["end"][rows], sizes)
             batch[m][ids] = np.repeat(sizes, sizes)
         for m, rejected in enumerate(self.rejected):
             finish[m][rejected] = self.arrivals[m][rejected]   # answered UNAVAILABLE at once
@@ -345,6 +347,7 @@ class Engine:
             ok=np.concatenate(batch) > 0,
             batch_size=np.concatenate(batch),
             start_s=np.concatenate(start),
+            end_s=np.concatenate(end),
         )
 
     def _batches(self, log: dict[str, np.ndarray]) -> BatchTable:

@@ -28,7 +28,9 @@ class RequestTable:
     finish_s: np.ndarray         # float64, when its response reached the client (NaN: not finished)
     ok: np.ndarray               # bool
     batch_size: np.ndarray       # int32, size of the batch it ran in (0: unknown or never ran)
-    start_s: np.ndarray | None = None  # float64, when its batch started executing (simulator only)
+    start_s: np.ndarray | None = None  # float64, when its batch started executing (NaN: unknown)
+    end_s: np.ndarray | None = None    # float64, when its batch's compute ended (NaN: unknown)
+    received_s: np.ndarray | None = None  # float64, when the server received it (None: at arrival)
 
     @property
     def latency_s(self) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from tritonclient.utils import InferenceServerException
 
 from perseus.errors import HostError
+from perseus.triton.trace import trace_settings
 
 if TYPE_CHECKING:
     from perseus.config.hosts import Host
@@ -187,6 +188,10 @@ class TritonClient:
     def statistics(self, model: str) -> ComputeStats:
         reply = self._call(f"statistics of {model!r}", self._client.get_inference_statistics, model, **self._json())
         return parse_statistics(reply, model)
+
+    def set_tracing(self, on: bool) -> None:
+        """Switch the server's request traces on or off (:mod:`perseus.triton.trace`)."""
+        self._call("trace settings", self._client.update_trace_settings, settings=trace_settings(on))
 
     def _json(self) -> dict[str, Any]:
         return {"as_json": True} if self.protocol == "grpc" else {}

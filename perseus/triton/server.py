@@ -26,6 +26,7 @@ from typing import Literal
 from perseus.config.scenario import ModelConfig
 from perseus.errors import HostError
 from perseus.triton.install import backend_directory, server_environment, tritonserver_binary
+from perseus.triton.trace import server_flags
 from perseus.triton.repository import InstanceKind, model_config, write_repository
 
 READY_TIMEOUT_S = 60.0
@@ -88,6 +89,7 @@ class EmbeddedServer:
     kind: InstanceKind = "KIND_CPU"
     model_control: Literal["explicit", "none"] = "explicit"   # "none": no loading through the API
     name: str = "local"
+    trace_file: Path | None = None    # where Triton writes request traces (tracing starts off)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False, repr=False)
 
@@ -138,6 +140,7 @@ class EmbeddedServer:
             "--exit-timeout-secs=5",
             "--backend-config=python,shm-default-byte-size=16777216",
             "--log-verbose=0",
+            *(server_flags(self.trace_file) if self.trace_file else []),
         ]
         cores = set(self.cores) if self.cores else None
         with open(self.log_path, "wb") as log:

@@ -1,4 +1,12 @@
-"""How far the simulation was from the live run: errors, batch sizes, utilisation."""
+"""How far the simulation was from the live run: errors, batch sizes, stages, utilisation.
+
+Stages split each request's latency, the same way for a live and a simulated request:
+``queue`` from the server receiving it to its batch starting (the batcher's delay, waiting
+for an instance, hand-offs inside the server), ``compute`` its batch's execution, and
+``front_end`` the rest (client, network and the server's front end, both ways). The
+simulator receives a request on arrival and adds its overhead after compute, so there
+``front_end`` is that overhead; live, the times come from Triton's request traces.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from perseus.sim.trace import SimTrace
+from perseus.metrics import Window
+from perseus.sim.trace import RequestTable, SimTrace
 
 LATENCY_ERRORS = ("mean", "p50", "p95", "p99")
 
@@ -40,3 +49,20 @@ def worst_p99_error(placements: dict[str, Any]) -> float:
     errors = [abs(m["error"]["p99"]) for p in placements.values() for m in p["models"].values()
               if m["error"]["p99"] is not None]
     return max(errors, default=0.0)
+
+
+def stage_summary(table: RequestTable, model: str, window: Window) -> dict[str, dict[str, float]] | None:
+    """Mean and p95 (ms) of each stage of ``model``'s finished requests that arrived in
+    the window; None when the table has no batch times (a host without traces)."""
+    if table.start_s is None or table.end_s is None:
+        return None
+    received = table.received_s if table.received_s is not None else table.arrival_s
+    mask = ((table.model == table.models.index(model)) & table.ok & (table.arrival_s >= window.start_s)
+            & (table.arrival_s < window.end_s) & np.isfinite(received) & np.isfinite(table.end_s))
+    if not mask.any():
+        return None
+    queue = table.start_s[mask] - received[mask]
+    compute = table.end_s[mask] - table.start_s[mask]
+    stages = {"front_end": table.latency_s[mask] - queue - compute, "queue": queue, "compute": compute}
+    return {name: {"mean": float(values.mean() * 1e3), "p95": float(np.percentile(values, 95) * 1e3)}
+            for name, values in stages.items()}

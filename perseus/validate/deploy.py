@@ -7,7 +7,9 @@ inventory, the placement's host types are matched to hosts by their ``type`` in 
 embedded hosts of the inventory are started, remote ones must be reachable and serve
 the models. Every model is loaded with the placement's settings (instance group, max
 batch size, dynamic batcher), the loaded config is checked, and remote hosts are
-restored afterwards, also on error and on Ctrl-C.
+restored afterwards, also on error and on Ctrl-C. Embedded hosts can trace every request
+(:mod:`perseus.triton.trace`); remote ones are not traced, since their trace file lies on
+their own machine.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from perseus.config.hosts import Host, builtin_local
 from perseus.config.scenario import HostPlacement
@@ -77,12 +80,14 @@ def core_plan(assignments: list[Assignment]) -> dict[int, list[int]]:
 
 @contextmanager
 def deploy(placement_name: str, hosts: list[HostPlacement], inventory: dict[str, Host] | None,
-           warn: Callable[[str], None] = lambda text: None) -> Iterator[list[Endpoint]]:
-    """Live endpoints serving the placement; everything is stopped or restored on exit."""
+           warn: Callable[[str], None] = lambda text: None, trace_dir: Path | None = None) -> Iterator[list[Endpoint]]:
+    """Live endpoints serving the placement; everything is stopped or restored on exit.
+    Embedded hosts write request traces into ``trace_dir`` when given (complete once the
+    context has exited and the servers have stopped)."""
     assignments = assign(placement_name, hosts, inventory)
     cores = core_plan(assignments)
     with ExitStack() as stack:
-        endpoints = [_bring_up(a, cores.get(a.index), stack, warn) for a in assignments]
+        endpoints = [_bring_up(a, cores.get(a.index), stack, warn, trace_dir) for a in assignments]
         stack.enter_context(pinned_away_from([core for used in cores.values() for core in used]))
         yield endpoints
 
@@ -95,11 +100,14 @@ def _restore(control: ModelControl, warn: Callable[[str], None]) -> None:
         warn(f"could not restore the models of {control.client.host}: {exc}")
 
 
-def _bring_up(a: Assignment, cores: list[int] | None, stack: ExitStack, warn: Callable[[str], None]) -> Endpoint:
+def _bring_up(a: Assignment, cores: list[int] | None, stack: ExitStack, warn: Callable[[str], None],
+              trace_dir: Path | None) -> Endpoint:
     models = list(a.placement.models)
+    trace_file = None
     if a.host.embedded:
+        trace_file = trace_dir / f"{a.index}.json" if trace_dir else None
         server = EmbeddedServer(models, settings=dict(a.placement.models), cores=cores, name=a.name,
-                                resolution=a.host.resolution)
+                                resolution=a.host.resolution, trace_file=trace_file)
         stack.enter_context(server)
         url = server.grpc_url
         host = a.host.model_copy(update={"url": url, "protocol": "grpc"})
@@ -122,4 +130,4 @@ def _bring_up(a: Assignment, cores: list[int] | None, stack: ExitStack, warn: Ca
     for model, settings in a.placement.models.items():
         control.configure(model, settings)
     shapes = {m: tuple(int(d) for d in client.model_config(m)["input"][0]["dims"]) for m in models}
-    return Endpoint(a.name, url, host, shapes)
+    return Endpoint(a.name, url, host, shapes, trace_file)

@@ -5,15 +5,19 @@ Taken from the difference of two statistics snapshots per host and model (the
 and per-host utilisation can be put side by side when the error is large. Before the
 replay each model's batch-1 compute is measured once more (:func:`reference_batch_ms`),
 so that a host that has become faster or slower since it was profiled shows as such.
+During the replay, hosts that can write request traces do (:func:`tracing`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from perseus.profile.loadgen import random_batch
+from perseus.errors import HostError
 from perseus.replay import Endpoint
 from perseus.triton.client import ComputeStats, TritonClient
 
@@ -70,6 +74,23 @@ def reference_batch_ms(endpoints: list[Endpoint], requests: int = REFERENCE_REQU
         finally:
             client.close()
     return {model: float(np.nanmean(values)) for model, values in measured.items()}
+
+
+@contextmanager
+def tracing(endpoints: list[Endpoint]) -> Iterator[None]:
+    """Request traces on for the block, on the hosts that write them."""
+    clients = [TritonClient.for_host(e.name, e.host) for e in endpoints if e.trace_file is not None]
+    try:
+        for client in clients:
+            client.set_tracing(True)
+        yield
+    finally:
+        for client in clients:
+            try:
+                client.set_tracing(False)
+            except HostError:
+                pass   # a host that died during the replay is reported by the replay itself
+            client.close()
 
 
 def snapshot(endpoints: list[Endpoint]) -> list[dict[str, ComputeStats]]:

@@ -11,6 +11,7 @@ summed batch compute time over the run, a lower bound where batches overlap.
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +27,10 @@ from perseus.errors import HostError, InputError, PerseusError
 from perseus.metrics import Window, placement_summary
 from perseus.simulation import placements_to_run, simulate_one, window_of
 from perseus.sim.trace import SimTrace
-from perseus.validate.compare import model_error, simulated_histogram
+from perseus.triton.trace import read_trace
+from perseus.validate.compare import model_error, simulated_histogram, stage_summary
 from perseus.validate.deploy import DoesNotFit, deploy
-from perseus.validate.observe import ServerView, difference, reference_batch_ms, snapshot
+from perseus.validate.observe import ServerView, difference, reference_batch_ms, snapshot, tracing
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
@@ -80,16 +82,21 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
     hosts = scenario.placements[name]
     models, index, times = merge_arrivals(arrivals)
     log = ReplayLog(models, index, times)
-    with deploy(name, hosts, inventory, warn) as endpoints:
-        replicas = {m: [h for h, e in enumerate(endpoints) if model in e.shapes] for m, model in enumerate(models)}
-        router = LiveRouter(replicas, {m: scenario.router_for(model) for m, model in enumerate(models)}, seed)
-        reference = reference_batch_ms(endpoints)
-        before = snapshot(endpoints)
-        outcome.logs[name] = log
-        outcome.host_names[name] = [e.name for e in endpoints]
-        replay(endpoints, log, router, lambda sent: progress(name, sent, len(times)))
-        failed = log.failures_by_host([e.name for e in endpoints])
-        view = None if failed else difference(snapshot(endpoints), before)
+    with tempfile.TemporaryDirectory(prefix="perseus-traces-") as traces:
+        with deploy(name, hosts, inventory, warn, Path(traces)) as endpoints:
+            replicas = {m: [h for h, e in enumerate(endpoints) if model in e.shapes] for m, model in enumerate(models)}
+            router = LiveRouter(replicas, {m: scenario.router_for(model) for m, model in enumerate(models)}, seed)
+            reference = reference_batch_ms(endpoints)
+            before = snapshot(endpoints)
+            outcome.logs[name] = log
+            outcome.host_names[name] = [e.name for e in endpoints]
+            with tracing(endpoints):
+                replay(endpoints, log, router, lambda sent: progress(name, sent, len(times)))
+            failed = log.failures_by_host([e.name for e in endpoints])
+            view = None if failed else difference(snapshot(endpoints), before)
+        for endpoint in endpoints:
+            if endpoint.trace_file is not None:
+                log.add_traces(read_trace(endpoint.trace_file))
     simulated = simulate_one(loaded, name, arrivals, seed, window)
     speeds = speed_factors(loaded, name, reference)
     at_speed = simulate_one(at_host_speed(loaded, speeds), name, arrivals, seed, window)
@@ -134,6 +141,8 @@ def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: S
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
                          "profile": profile_ms},
             "host_speed": speed,
+            "stages": {"measured": stage_summary(measured_trace.requests, model, window),
+                       "simulated": stage_summary(simulated.requests, model, window)},
         }
     return {
         "hosts": len(hosts), "cost_per_hour": measured["cost_per_hour"],
@@ -180,7 +189,8 @@ def profile_batch_ms(loaded: LoadedScenario, placement: str, model: str) -> dict
 
 
 def requests_csv(outcome: Outcome) -> str:
-    """Every replayed request: placement, model, host, scheduled and sent time, latency, ok, error."""
+    """Every replayed request: placement, model, host, scheduled and sent time, latency, ok,
+    error, and where the server traced it, when it received it and computed its batch."""
     frames = []
     for name, log in outcome.logs.items():
         names = outcome.host_names[name]
@@ -192,6 +202,7 @@ def requests_csv(outcome: Outcome) -> str:
             "latency_ms": (log.finish_s - log.sent_s) * 1e3,
             "ok": log.ok,
             "error": [log.errors.get(i, "") for i in range(len(log.model))],
+            "received_s": log.received_s, "compute_start_s": log.start_s, "compute_end_s": log.end_s,
         }))
     buffer = io.StringIO()
     (pd.concat(frames) if frames else pd.DataFrame()).to_csv(buffer, index=False, float_format="%.6f")
