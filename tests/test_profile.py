@@ -42,6 +42,8 @@ def test_quick_profile_has_every_field_of_spec(quick_profile):
         assert set(entry["instance_scaling"]) == {1, 2}
         cold = entry["cold_start"]
         assert len(cold["idle_ms"]) == 2 and cold["idle_ms"][-1] >= 100 and min(cold["overhead_ms"]) > 0
+        alone, busy = entry["front_end_ms"], entry["busy_front_end_ms"]   # measured request by request
+        assert 0 < alone["p50"] <= alone["p95"] <= alone["p99"] and 0 < busy["p50"] <= busy["p95"] <= busy["p99"]
     assert set(raw["switch_ms"]) == set(MODELS) and all(len(row) == 1 for row in raw["switch_ms"].values())
     assert quick_profile.with_suffix(".csv").exists()
 

@@ -33,6 +33,9 @@ def test_plan_covers_every_ordered_pair_and_part(settings):
     assert {(p.model, p.partner) for p in plan if p.phase == "switch"} == {
         (x, y) for x in models for y in models if x != y}
     assert all(p.instances == 2 for p in plan if p.phase == "interference" and p.model == p.partner)
+    busy = [p for p in plan if p.phase == "busy"]     # each model beside another one's load
+    assert {p.model for p in busy} == set(models) and all(p.partner != p.model and p.per_request for p in busy)
+    assert [p.think_ms for p in cold if p.per_request] == [t for m in models for t in settings.think_ms if t >= 10]
     assert len({p.key for p in plan}) == len(plan)
     assert set(settings.interference_batch_sizes) <= set(settings.batch_sizes)
 
@@ -44,14 +47,20 @@ def _row(phase, model, batch, server_ms, client_ms, instances=1, partner="", thr
         10, 1.0, throughput, client_ms, client_ms, client_ms + 1, client_ms + 2, 0.5, server_ms, 10, 0.1]))
 
 
+def _front(mean, p50, p95, p99):
+    return {"front_mean_ms": mean, "front_p50_ms": p50, "front_p95_ms": p95, "front_p99_ms": p99}
+
+
 def test_summary_from_raw_windows():
     frame = pd.DataFrame([
         _row("curve", "a", 1, 10.0, 12.0), _row("curve", "a", 4, 30.0, 33.0),
         _row("scaling", "a", 4, 0, 0, 1, throughput=100), _row("scaling", "a", 4, 0, 0, 2, throughput=150),
         _row("interference", "a", 1, 20.0, 0, 2, "a"), _row("interference", "a", 4, 54.0, 0, 2, "a"),
         _row("interference", "a", 1, 15.0, 0, 1, "b"), {**_row("switch", "a", 1, 10.5, 13.0, 1, "b"), "alone_batch_ms": 9.75},
-        _row("coldstart", "a", 1, 12.0, 14.0, think=100.0), _row("coldstart", "a", 1, 9.0, 9.5, think=0.0),
-    ])
+        {**_row("coldstart", "a", 1, 12.0, 14.0, think=100.0), **_front(2.0, 1.5, 4.0, 6.0)},
+        _row("coldstart", "a", 1, 9.0, 9.5, think=0.0),
+        {**_row("busy", "a", 1, 14.0, 18.0, 1, "b", think=10.0), **_front(4.0, 2.0, 9.0, 12.0)},
+    ], columns=COLUMNS)
     model = model_profiles(frame, {"a": 12})["a"]
     assert model.batch_latency_ms[1].mean == 10.0 and model.overhead_ms[1].mean == 2.0
     assert model.batch_latency_ms[4].p99 == pytest.approx(35.0 - 3.0)
@@ -59,6 +68,8 @@ def test_summary_from_raw_windows():
     assert model.instance_scaling == {1: 1.0, 2: 1.5}
     assert model.cold_start.idle_ms == [0.5, 102.0]    # think time plus the overhead
     assert model.cold_start.compute_ms == [9.0, 12.0] and model.cold_start.overhead_ms == [0.5, 2.0]
+    assert (model.front_end_ms.mean, model.front_end_ms.p95) == (2.0, 4.0)   # the point measured per request
+    assert (model.busy_front_end_ms.mean, model.busy_front_end_ms.p99) == (4.0, 12.0)
     matrix = interference_matrix(frame)
     assert matrix["a"]["a"] == pytest.approx((2.0 + 1.8) / 2) and matrix["a"]["b"] == 1.5
     assert switch_matrix(frame) == {"a": {"b": 0.75}}

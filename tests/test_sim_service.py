@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perseus.config.profile import ColdStart, ModelProfile
+from perseus.config.profile import ColdStart, ModelProfile, OverheadStats
 from perseus.config.scenario import ModelConfig
 from perseus.sim.service import ServiceTime
 from sim_helpers import one_host, profile
@@ -100,3 +100,25 @@ def test_a_profile_at_another_speed_scales_compute_but_not_overhead():
     assert np.allclose(one_host(prof, config, arrivals).requests.latency_s, [0.013 + 0.001, 0.013 + 0.001])
     assert np.allclose(one_host(slower, config, arrivals).requests.latency_s, [0.0195 + 0.001, 0.0195 + 0.001])
     assert prof.models["m"].batch_latency_ms[4].mean == 22.0                    # the original is untouched
+
+
+def test_front_end_spread_alone_and_on_a_busy_core():
+    prof = profile({"m": {1: 10.0}})
+    prof.models["m"].overhead_ms = {1: OverheadStats(mean=1.0)}
+    prof.models["m"].front_end_ms = OverheadStats(mean=1.0, p50=0.8, p95=2.0, p99=3.0)
+    prof.models["m"].busy_front_end_ms = OverheadStats(mean=2.0, p50=1.5, p95=4.0, p99=6.0)
+    # pairs 1 ms apart, 100 ms between pairs: the first finds the host idle, the second
+    # arrives while the first computes (no batching)
+    starts = np.arange(20_000) * 0.1
+    trace = one_host(prof, {"m": ModelConfig()}, {"m": np.sort(np.concatenate([starts, starts + 0.001]))}, seed=4)
+    req = trace.requests
+    overhead_ms = (req.finish_s - req.end_s) * 1e3
+    alone, busy = overhead_ms[::2], overhead_ms[1::2]
+    knots_mean = 0.5 * 0.4 + 0.45 * 1.4 + 0.04 * 2.5 + 0.01 * 3.5    # knots 0, 0.8, 2, 3, 4 (ms)
+    assert alone.mean() == pytest.approx(1.0, rel=0.02)                # the measured mean, spread
+    assert np.median(alone) == pytest.approx(0.8 / knots_mean, rel=0.03)
+    assert np.percentile(alone, 95) == pytest.approx(2.0 / knots_mean, rel=0.03)
+    busy_knots_mean = 0.5 * 0.75 + 0.45 * 2.75 + 0.04 * 5.0 + 0.01 * 7.0   # knots 0, 1.5, 4, 6, 8
+    assert busy.mean() == pytest.approx(busy_knots_mean / knots_mean, rel=0.02)
+    assert np.percentile(busy, 95) == pytest.approx(4.0 / knots_mean, rel=0.03)
+    assert np.allclose(trace.batches.end_s - trace.batches.start_s, 0.010)   # compute untouched

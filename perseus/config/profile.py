@@ -38,6 +38,7 @@ class OverheadStats(_Strict):
 
     mean: float = Field(ge=0)
     p50: float | None = None
+    p95: float | None = None
     p99: float | None = None
 
 
@@ -89,6 +90,10 @@ class ModelProfile(_Strict):
     instance_scaling: dict[PositiveInt, PositiveFloat] = Field(default_factory=dict)
     service_time: ServiceTimeKind | None = None
     cold_start: ColdStart | None = None
+    # each one-item request's time outside the server (client, network, front end), after
+    # a think time with the model alone, and while another model's batch holds the core
+    front_end_ms: OverheadStats | None = None
+    busy_front_end_ms: OverheadStats | None = None
 
     @model_validator(mode="after")
     def _has_points(self) -> "ModelProfile":

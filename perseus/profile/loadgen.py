@@ -6,6 +6,10 @@ until both a minimum time and a minimum number of requests are
 reached. Server-side times come from the difference of two statistics snapshots taken
 around the window (as perf_analyzer does). A :class:`BackgroundLoad` keeps another model
 busy meanwhile, for interference measurements.
+
+With a think time, one client can also take a snapshot after every request, in its think
+time: the difference to the previous one is that request's own server time, and its
+client latency less that is its front end (client, network, the server's front end).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class Window:
     latencies_ms: np.ndarray      # client-side latency of each request
     server: ComputeStats          # server statistics accumulated during the window
     batch_size: int
+    front_end_ms: np.ndarray | None = None   # per request, when snapshots were taken per request
 
     @property
     def throughput(self) -> float:
@@ -69,10 +74,12 @@ class LoadGenerator:
 
     def window(self, model: str, batch: np.ndarray, *, concurrency: int = 1, min_time_s: float = 0.5,
                min_requests: int = 3, max_time_s: float = 30.0, think_s: float = 0.0,
-               lead: tuple[str, np.ndarray] | None = None) -> Window:
+               lead: tuple[str, np.ndarray] | None = None, per_request: bool = False) -> Window:
         """Run one closed-loop window at ``concurrency`` and measure it; each client waits
         ``think_s`` between a response and its next request, and sends ``lead`` (model,
-        batch) before each measured request."""
+        batch) before each measured request. ``per_request`` (one client, a think time)
+        measures each request's front end with a snapshot in its think time."""
+        assert not per_request or (concurrency == 1 and think_s > 0 and lead is None)
         before = self.control.statistics(model)
         start = time.perf_counter()
         stop_at = start + min_time_s
@@ -81,11 +88,14 @@ class LoadGenerator:
         counter = [0]
         lock = threading.Lock()
 
+        front_end: list[float] = []
+
         def worker() -> list[float]:
             client = self._thread_client()
             inputs = client.make_inputs(batch)
             lead_inputs = client.make_inputs(lead[1]) if lead else None
             latencies = []
+            previous = before
             while not done.is_set():
                 if lead:
                     client.infer(lead[0], lead_inputs)
@@ -97,15 +107,20 @@ class LoadGenerator:
                     counter[0] += 1
                     if (now >= stop_at and counter[0] >= min_requests) or now >= give_up:
                         done.set()
+                if per_request:
+                    current = client.statistics(model)
+                    front_end.append(latencies[-1] - current.minus(previous).success_ns / 1e6)
+                    previous = current
                 if think_s and not done.is_set():
-                    time.sleep(think_s)
+                    time.sleep(max(think_s - (time.perf_counter() - now), 0.0))
             return latencies
 
         futures = [self.pool.submit(worker) for _ in range(concurrency)]
         latencies = np.concatenate([np.asarray(f.result(), dtype=float) for f in futures])
         wall = time.perf_counter() - start
         server = self.control.statistics(model).minus(before)
-        return Window(len(latencies), wall, latencies, server, int(batch.shape[0]))
+        return Window(len(latencies), wall, latencies, server, int(batch.shape[0]),
+                      np.asarray(front_end) if per_request else None)
 
     def warm_up(self, model: str, batch: np.ndarray, count: int = 2) -> None:
         inputs = self.control.make_inputs(batch)

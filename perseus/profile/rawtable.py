@@ -21,6 +21,7 @@ COLUMNS = [
     "key", "phase", "model", "batch_size", "instances", "partner", "think_ms", "window", "final", "stable",
     "requests", "wall_s", "throughput", "client_mean_ms", "client_p50_ms", "client_p95_ms", "client_p99_ms",
     "client_std_ms", "server_batch_ms", "server_batches", "server_queue_ms", "alone_batch_ms",
+    "front_mean_ms", "front_p50_ms", "front_p95_ms", "front_p99_ms",
 ]
 
 
@@ -39,7 +40,16 @@ def window_row(point: Point, index: int, window: Window) -> dict[str, object]:
         "server_batch_ms": server.batch_compute_ms(point.batch_size), "server_batches": count,
         "server_queue_ms": server.queue_ns / server.requests / 1e6 if server.requests else float("nan"),
         "alone_batch_ms": float("nan"),
+        **_front_end(window.front_end_ms),
     }
+
+
+def _front_end(values: np.ndarray | None) -> dict[str, float]:
+    """Per-request front end of the window (NaN where it was not measured per request)."""
+    if values is None or not len(values):
+        return {"front_mean_ms": float("nan"), **{f"front_p{q}_ms": float("nan") for q in (50, 95, 99)}}
+    return {"front_mean_ms": float(values.mean()), **{f"front_p{q}_ms": float(np.percentile(values, q))
+                                                        for q in (50, 95, 99)}}
 
 
 class RawTable:

@@ -86,7 +86,7 @@ def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple
                            min_requests=settings.min_requests) if lead else None
         window: Window = gen.window(point.model, batch, concurrency=point.concurrency,
                                     min_time_s=settings.min_window_s, min_requests=settings.window_requests(point),
-                                    think_s=point.think_ms / 1e3, lead=lead)
+                                    think_s=point.think_ms / 1e3, lead=lead, per_request=point.per_request)
         rows.append(window_row(point, index, window))
         if alone is not None:
             rows[-1]["alone_batch_ms"] = alone.server.batch_compute_ms(point.batch_size)
@@ -159,7 +159,7 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
                 loaded[model] = wanted
         if point.instances != loaded[point.model]:
             continue  # the server does not allow model control: only what is loaded is measured
-        if point.phase == "interference":
+        if point.busy_partner:
             neighbour = random_batch(shapes[point.partner], NEIGHBOUR_BATCH, seed=1)
             concurrency = 1 if point.partner == point.model else 2
             with BackgroundLoad(target.client, point.partner, neighbour, concurrency):

@@ -16,7 +16,10 @@ judged). Conventions, stated once:
 * ``switch_ms[a][b]`` = a's batch-1 compute alternating with b's less a's compute alone in
   a window right before each;
 * ``interference[a][b]`` = a's batch compute beside busy b / a's alone, averaged over the
-  measured batch sizes.
+  measured batch sizes;
+* ``front_end_ms`` pools the per-request front ends of the cold-start points measured per
+  request (the model alone after a think time), ``busy_front_end_ms`` those of the
+  ``busy`` point (another model holding the core).
 """
 
 from __future__ import annotations
@@ -83,10 +86,13 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str
         curve, overhead = {}, {}
         scaling_throughput = {}
         cold: dict[float, tuple[float, float]] = {}
+        front: dict[str, list[pd.DataFrame]] = {"coldstart": [], "busy": []}
         for rows in by_key.values():
             first = rows.iloc[0]
             if first["model"] != model:
                 continue
+            if first["phase"] in front and rows["front_mean_ms"].notna().all():
+                front[first["phase"]].append(rows)
             if first["phase"] == "curve":
                 curve[int(first["batch_size"])], overhead[int(first["batch_size"])] = curve_point(rows)
             elif first["phase"] == "scaling":
@@ -107,8 +113,18 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str
             instance_scaling=scaling,
             service_time="empirical",
             cold_start=cold_start(cold) if cold else None,
+            front_end_ms=front_end(front["coldstart"]),
+            busy_front_end_ms=front_end(front["busy"]),
         )
     return profiles
+
+
+def front_end(points: list[pd.DataFrame]) -> OverheadStats | None:
+    """Per-request front end pooled over the judged windows of ``points`` (None: none)."""
+    if not points:
+        return None
+    rows = pd.concat(points)
+    return OverheadStats(**{key: round(_weighted(rows, f"front_{key}_ms"), 4) for key in ("mean", "p50", "p95", "p99")})
 
 
 def cold_start(points: dict[float, tuple[float, float]]) -> ColdStart:

@@ -138,7 +138,8 @@ class Engine:
         self.hosts.append(host)
         for name, config in placement.models.items():
             policy = BatchPolicy.of(config)
-            service = ServiceTime(profile.models[name], model_stream(seed, f"{name}@{h}", 1), policy.max_batch)
+            service = ServiceTime(profile.models[name], model_stream(seed, f"{name}@{h}", 1), policy.max_batch,
+                                  model_stream(seed, f"{name}@{h}", 3))
             self.replicas.setdefault(self.models.index(name), []).append((host, policy, service, config.instances))
 
     def _route(self, m: int, kind: RouterKind, rng: np.random.Generator) -> None:
@@ -325,13 +326,17 @@ class Engine:
         start = [np.full(len(a), np.nan) for a in self.arrivals]
         end = [np.full(len(a), np.nan) for a in self.arrivals]
         batch = [np.zeros(len(a), dtype=np.int32) for a in self.arrivals]
+        busy_at = [_busy_at(log, np.array([q.host.index for q in self.queues], dtype=np.int32), h)
+                   for h in range(len(self.hosts))]
         for q in self.queues:
             rows = np.flatnonzero(log["queue"] == q.index)
             rows = rows[np.argsort(log["first"][rows], kind="stable")]
             sizes = log["size"][rows]
             ids = q.ids[: int(sizes.sum())]
             m = q.model
-            finish[m][ids] = np.repeat(log["end"][rows] + q.service.overheads(sizes, log["idle"][rows]), sizes)
+            mean = np.repeat(q.service.overheads(sizes, log["idle"][rows]), sizes)
+            front_end = q.service.front_ends(mean, busy_at[q.host.index](self.arrivals[m][ids]))
+            finish[m][ids] = np.repeat(log["end"][rows], sizes) + front_end
             start[m][ids] = np.repeat(log["start"][rows], sizes)
             end[m][ids] = np.repeat(log["end"][rows], sizes)
             batch[m][ids] = np.repeat(sizes, sizes)
@@ -357,6 +362,20 @@ class Engine:
         return BatchTable(model=model[queue] if len(queue) else np.empty(0, np.int32),
                           host=host[queue] if len(queue) else np.empty(0, np.int32),
                           instance=log["instance"], size=log["size"], start_s=log["start"], end_s=log["end"])
+
+
+def _busy_at(log: dict[str, np.ndarray], host_of_queue: np.ndarray, host: int):
+    """A function telling, for times, whether a batch was executing on ``host`` then."""
+    rows = np.flatnonzero(host_of_queue[log["queue"]] == host) if len(log["queue"]) else np.empty(0, np.int64)
+    order = rows[np.argsort(log["start"][rows], kind="stable")]
+    starts = log["start"][order]
+    reach = np.maximum.accumulate(log["end"][order]) if len(order) else np.empty(0)
+
+    def busy(times: np.ndarray) -> np.ndarray:
+        i = np.searchsorted(starts, times, side="left") - 1   # batches that started before
+        return (i >= 0) & (reach[np.maximum(i, 0)] > times)
+
+    return busy
 
 
 def linked_groups(hosts: list[HostPlacement], routers: dict[str, RouterKind]) -> list[int]:

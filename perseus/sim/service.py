@@ -30,7 +30,14 @@ start included, not 1.6 times a warm batch).
 
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It
-delays each response but does not occupy the device.
+delays each response but does not occupy the device. Where the profile measured the
+front end request by request (``front_end_ms``), each request's overhead is that mean
+times a draw from the measured spread (quantile knots as for ``empirical``, mean one); a
+request that reaches its host while a batch executes there draws from the spread
+measured while another model's batch held the core (``busy_front_end_ms``, relative to
+the mean alone): the server's threads that receive and answer it wait for the core.
+Assumption: whether the core is busy when the request arrives decides it, and the
+front-end delays do not change which batch it joins.
 
 Draws come from the model's own random stream, a chunk of standardised variates (mean
 one) at a time, so that a draw is one multiplication.
@@ -43,7 +50,7 @@ from bisect import bisect_right
 import numpy as np
 from scipy.special import ndtri
 
-from perseus.config.profile import LatencyStats, ModelProfile
+from perseus.config.profile import LatencyStats, ModelProfile, OverheadStats
 
 _CHUNK = 4096
 _KNOTS = np.array([0.0, 0.5, 0.95, 0.99, 1.0])
@@ -53,9 +60,12 @@ _Z95 = 1.6448536269514722
 class ServiceTime:
     """Draws solo batch times (seconds) for one model on one host type."""
 
-    def __init__(self, profile: ModelProfile, rng: np.random.Generator, max_batch: int) -> None:
+    def __init__(self, profile: ModelProfile, rng: np.random.Generator, max_batch: int,
+                 front_rng: np.random.Generator | None = None) -> None:
         self.kind = profile.service_time_kind()
         self.rng = rng
+        self.front_rng = front_rng
+        self._front, self._busy_front = _front_end_spreads(profile)
         sizes = sorted(profile.batch_latency_ms)
         self.means = [mean_ms(profile, sizes, k) / 1e3 for k in range(max_batch + 1)]
         self.overhead_s = np.array([overhead_ms(profile, k) / 1e3 for k in range(max_batch + 1)])
@@ -103,6 +113,17 @@ class ServiceTime:
         if self.cold:
             return np.interp(idle_s, self._idle_s, self._cold_overhead_s)
         return self.overhead_s[sizes]
+
+    def front_ends(self, mean_s: np.ndarray, busy: np.ndarray) -> np.ndarray:
+        """Each request's overhead from its mean ``mean_s`` (s) and whether its host was
+        busy when it arrived."""
+        if self._front is None or self.front_rng is None:
+            return mean_s
+        u = self.front_rng.random(len(mean_s))
+        spread = np.interp(u, _KNOTS, self._front)
+        if self._busy_front is not None:
+            spread = np.where(busy, np.interp(u, _KNOTS, self._busy_front), spread)
+        return mean_s * spread
 
     def _standard(self, shape: tuple[float, ...]) -> list[float]:
         """A chunk of variates with mean one and the given shape."""
@@ -154,12 +175,37 @@ def _shape(kind: str, stats: LatencyStats) -> tuple[float, ...]:
     has_quantiles = stats.p50 is not None and stats.p95 is not None
     if kind == "lognormal" or not has_quantiles:
         return (_lognormal_sigma(stats),)
+    values = _knots(stats)
+    mean = _knots_mean(values)
+    return tuple((values / mean).tolist()) if mean > 0 else (0.0,)
+
+
+def _knots(stats: LatencyStats | OverheadStats) -> np.ndarray:
+    """Quantile knots at :data:`_KNOTS` through the measured p50, p95 and p99, the tails
+    extended linearly."""
+    assert stats.p50 is not None and stats.p95 is not None
     p50, p95 = stats.p50, max(stats.p95, stats.p50)
     p99 = max(stats.p99 if stats.p99 is not None else p95, p95)
     low = max(p50 - (p95 - p50), 0.0)
-    values = np.array([low, p50, p95, p99, p99 + (p99 - p95)])
-    mean = float(np.sum(np.diff(_KNOTS) * (values[:-1] + values[1:]) / 2))
-    return tuple((values / mean).tolist()) if mean > 0 else (0.0,)
+    return np.array([low, p50, p95, p99, p99 + (p99 - p95)])
+
+
+def _knots_mean(values: np.ndarray) -> float:
+    return float(np.sum(np.diff(_KNOTS) * (values[:-1] + values[1:]) / 2))
+
+
+def _front_end_spreads(profile: ModelProfile) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Knots of the front end alone (mean one) and on a busy core (relative to alone)."""
+    alone, busy = profile.front_end_ms, profile.busy_front_end_ms
+    if alone is None or alone.p50 is None or alone.p95 is None:
+        return None, None
+    values = _knots(alone)
+    mean = _knots_mean(values)
+    if mean <= 0:
+        return None, None
+    if busy is None or busy.p50 is None or busy.p95 is None:
+        return values / mean, None
+    return values / mean, _knots(busy) / mean
 
 
 def _lognormal_sigma(stats: LatencyStats) -> float:

@@ -31,6 +31,7 @@ class ComputeStats:
 
     requests: int          # successful inference requests
     executions: int        # batches executed
+    success_ns: int        # server time of those requests, summed: receipt to response
     queue_ns: int
     compute_ns: int        # compute_input + compute_infer + compute_output, summed per request
     batches: dict[int, tuple[int, int]]  # batch size -> (batches executed, compute ns summed per batch)
@@ -40,6 +41,7 @@ class ComputeStats:
         return ComputeStats(
             requests=self.requests - earlier.requests,
             executions=self.executions - earlier.executions,
+            success_ns=self.success_ns - earlier.success_ns,
             queue_ns=self.queue_ns - earlier.queue_ns,
             compute_ns=self.compute_ns - earlier.compute_ns,
             batches={
@@ -65,7 +67,7 @@ def parse_statistics(stats: dict[str, Any], model: str) -> ComputeStats:
     """The cumulative statistics of ``model`` from a JSON statistics reply (any protocol)."""
     entries = [entry for entry in stats.get("model_stats", []) if entry.get("name") == model]
     if not entries:
-        return ComputeStats(0, 0, 0, 0, {})
+        return ComputeStats(0, 0, 0, 0, 0, {})
     entry = entries[0]
     inference = entry.get("inference_stats", {})
     batches = {}
@@ -75,6 +77,7 @@ def parse_statistics(stats: dict[str, Any], model: str) -> ComputeStats:
     return ComputeStats(
         requests=int(inference.get("success", {}).get("count", 0)),
         executions=int(entry.get("execution_count", 0)),
+        success_ns=_ns(inference, "success"),
         queue_ns=_ns(inference, "queue"),
         compute_ns=sum(_ns(inference, key) for key in ("compute_input", "compute_infer", "compute_output")),
         batches=batches,
