@@ -36,6 +36,7 @@ def test_plan_covers_every_ordered_pair_and_part(settings):
     busy = [p for p in plan if p.phase == "busy"]     # each model beside another one's load
     assert {p.model for p in busy} == set(models) and all(p.partner != p.model and p.per_request for p in busy)
     assert [p.think_ms for p in cold if p.per_request] == [t for m in models for t in settings.think_ms if t >= 10]
+    assert {p.model for p in plan if p.phase == "timer"} == set(models)
     assert len({p.key for p in plan}) == len(plan)
     assert set(settings.interference_batch_sizes) <= set(settings.batch_sizes)
 
@@ -60,6 +61,7 @@ def test_summary_from_raw_windows():
         {**_row("coldstart", "a", 1, 12.0, 14.0, think=100.0), **_front(2.0, 1.5, 4.0, 6.0)},
         _row("coldstart", "a", 1, 9.0, 9.5, think=0.0),
         {**_row("busy", "a", 1, 14.0, 18.0, 1, "b", think=10.0), **_front(4.0, 2.0, 9.0, 12.0)},
+        {**_row("timer", "a", 1, 10.0, 13.0, think=10.0), "server_queue_ms": 2.25, "queue_delay_ms": 2.0},
     ], columns=COLUMNS)
     model = model_profiles(frame, {"a": 12})["a"]
     assert model.batch_latency_ms[1].mean == 10.0 and model.overhead_ms[1].mean == 2.0
@@ -70,6 +72,7 @@ def test_summary_from_raw_windows():
     assert model.cold_start.compute_ms == [9.0, 12.0] and model.cold_start.overhead_ms == [0.5, 2.0]
     assert (model.front_end_ms.mean, model.front_end_ms.p95) == (2.0, 4.0)   # the point measured per request
     assert (model.busy_front_end_ms.mean, model.busy_front_end_ms.p99) == (4.0, 12.0)
+    assert model.queue_delay_lag_ms == pytest.approx(2.25 - 2.0 - 0.1)   # less the queue time without a batcher
     matrix = interference_matrix(frame)
     assert matrix["a"]["a"] == pytest.approx((2.0 + 1.8) / 2) and matrix["a"]["b"] == 1.5
     assert switch_matrix(frame) == {"a": {"b": 0.75}}

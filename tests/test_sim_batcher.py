@@ -142,6 +142,18 @@ def test_delay_counts_from_the_oldest_request():
     assert list(req.batch_size) == [3, 3, 3] and np.allclose(req.start_s, 0.005)
 
 
+def test_measured_timer_lag_delays_the_expiry_but_not_the_merge_rule():
+    prof = profile({"m": CURVE})
+    prof.models["m"].queue_delay_lag_ms = 0.2
+    config = ModelConfig(max_batch_size=8, max_queue_delay_ms=5)
+    req = one_host(prof, {"m": config}, {"m": np.array([0.0, 0.003, 0.0051, 0.1])}).requests
+    assert list(req.batch_size) == [3, 3, 3, 1]            # 5.1 ms still makes the 5.2 ms expiry
+    assert np.allclose(req.start_s, [0.0052, 0.0052, 0.0052, 0.1052])
+    policy = BatchPolicy.of(config, 0.0002)
+    assert (policy.delay_s, policy.timer_s) == (0.005, 0.0052) and policy.merges
+    assert BatchPolicy.of(ModelConfig(max_batch_size=8, max_queue_delay_ms=0), 0.0002).timer_s == 0.0   # no timer
+
+
 WAITING = np.array([0.0, 0.0, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006])
 
 

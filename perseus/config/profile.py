@@ -94,6 +94,9 @@ class ModelProfile(_Strict):
     # a think time with the model alone, and while another model's batch holds the core
     front_end_ms: OverheadStats | None = None
     busy_front_end_ms: OverheadStats | None = None
+    # how much later than max_queue_delay_ms a lone request's batch starts: the dynamic
+    # batcher's timer and the hand-off to the instance
+    queue_delay_lag_ms: float | None = None
 
     @model_validator(mode="after")
     def _has_points(self) -> "ModelProfile":

@@ -12,8 +12,12 @@ stability windows. Phases:
   ``partner`` (one client alternating the two at concurrency 1): what running another
   model just before costs it (caches refilled);
 * ``busy`` - one-item requests with a think time of ``think_ms`` while ``partner`` is kept
-  busy by its own closed-loop load: the front end of a request on a core that another
-  model's batch holds (the server's threads wait for it);
+  busy by one closed-loop client of its own: the front end of a request on a core that
+  another model's batch holds (the server's threads wait for it);
+* ``timer`` - one-item requests with a think time of ``think_ms``, the model loaded with
+  the dynamic batcher and a max queue delay of ``Settings.timer_delay_ms``: each request
+  waits alone for the delay, and the server's queue time shows how late the batcher's
+  timer lets it go;
 * ``scaling`` - throughput of ``instances`` busy instances (closed loop at concurrency
   2 x instances);
 * ``interference`` - ``model``'s batch time at ``batch_size`` while ``partner`` is kept
@@ -26,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Phase = Literal["curve", "coldstart", "switch", "busy", "scaling", "interference"]
+Phase = Literal["curve", "coldstart", "switch", "busy", "timer", "scaling", "interference"]
 PER_REQUEST_THINK_MS = 10.0   # think times long enough for a statistics snapshot inside
 NEIGHBOUR_BATCH = 3  # batch size of the neighbour's load: never a measured size, so the
                      # server's batch_stats keep the measured model's batches apart on self-pairs
@@ -44,7 +48,7 @@ class Point:
     @property
     def key(self) -> str:
         key = f"{self.phase}/{self.model}/b{self.batch_size}/i{self.instances}/{self.partner}"
-        return f"{key}/t{self.think_ms:g}" if self.phase in ("coldstart", "busy") else key
+        return f"{key}/t{self.think_ms:g}" if self.phase in ("coldstart", "busy", "timer") else key
 
     @property
     def label(self) -> str:
@@ -58,6 +62,8 @@ class Point:
             return f"{self.model} right after {self.partner}"
         if self.phase == "busy":
             return f"{self.model} front end beside busy {self.partner}"
+        if self.phase == "timer":
+            return f"{self.model} batcher delay timer"
         return f"{self.model} batch {self.batch_size} beside busy {self.partner}"
 
     @property
@@ -88,11 +94,12 @@ class Settings:
     max_windows: int = 10
     think_ms: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0)
     cold_requests: int = 25   # per window of a cold-start point: a cold batch is noisy
-    busy_think_ms: float = 10.0
+    probe_think_ms: float = 10.0   # think time of the busy and timer points
+    timer_delay_ms: float = 2.0
 
     def window_requests(self, point: "Point") -> int:
-        return max(self.min_requests, self.cold_requests) if point.per_request or point.phase == "coldstart" \
-            else self.min_requests
+        probing = point.per_request or point.phase in ("coldstart", "timer")
+        return max(self.min_requests, self.cold_requests) if probing else self.min_requests
 
     @property
     def max_batch_size(self) -> int:
@@ -110,8 +117,9 @@ def points(models: list[str], settings: Settings) -> list[Point]:
     plan += [Point("coldstart", m, 1, think_ms=t) for m in models for t in settings.think_ms]
     plan += [Point("switch", a, 1, 1, b) for a in models for b in models if b != a]
     if len(models) > 1:   # the next model holds the core
-        plan += [Point("busy", m, 1, 1, models[(i + 1) % len(models)], settings.busy_think_ms)
+        plan += [Point("busy", m, 1, 1, models[(i + 1) % len(models)], settings.probe_think_ms)
                  for i, m in enumerate(models)]
+    plan += [Point("timer", m, 1, think_ms=settings.probe_think_ms) for m in models]
     plan += [Point("scaling", m, settings.scaling_batch_size, 1) for m in models]
     plan += [
         Point("interference", a, b, 1, partner)

@@ -21,11 +21,13 @@ COLUMNS = [
     "key", "phase", "model", "batch_size", "instances", "partner", "think_ms", "window", "final", "stable",
     "requests", "wall_s", "throughput", "client_mean_ms", "client_p50_ms", "client_p95_ms", "client_p99_ms",
     "client_std_ms", "server_batch_ms", "server_batches", "server_queue_ms", "alone_batch_ms",
-    "front_mean_ms", "front_p50_ms", "front_p95_ms", "front_p99_ms",
+    "front_mean_ms", "front_p50_ms", "front_p95_ms", "front_p99_ms", "queue_delay_ms",
 ]
 
 
-def window_row(point: Point, index: int, window: Window) -> dict[str, object]:
+def window_row(point: Point, index: int, window: Window, queue_delay_ms: float = 0.0) -> dict[str, object]:
+    """One window's row; ``queue_delay_ms`` is the batcher delay the model was loaded with
+    (0: no dynamic batcher)."""
     lat = window.latencies_ms
     server = window.server
     count, _ = server.batches.get(point.batch_size, (0, 0))
@@ -41,6 +43,7 @@ def window_row(point: Point, index: int, window: Window) -> dict[str, object]:
         "server_queue_ms": server.queue_ns / server.requests / 1e6 if server.requests else float("nan"),
         "alone_batch_ms": float("nan"),
         **_front_end(window.front_end_ms),
+        "queue_delay_ms": queue_delay_ms,
     }
 
 

@@ -50,9 +50,17 @@ class Target:
         return TritonClient.for_host(self.name, self.host, None if self.url == self.host.url else self.url)
 
 
-def profiling_settings(settings: Settings, instances: int) -> ModelConfig:
-    """Client-side batches up to the largest measured size, no dynamic batcher."""
-    return ModelConfig(instances=instances, max_batch_size=settings.max_batch_size)
+def profiling_settings(settings: Settings, instances: int, delay_ms: float | None = None) -> ModelConfig:
+    """Client-side batches up to the largest measured size, no dynamic batcher (or one with
+    a max queue delay of ``delay_ms``)."""
+    return ModelConfig(instances=instances, max_batch_size=settings.max_batch_size, max_queue_delay_ms=delay_ms)
+
+
+def point_settings(point: Point, model: str, settings: Settings) -> ModelConfig:
+    """How ``model`` is loaded while ``point`` is measured."""
+    if model != point.model:
+        return profiling_settings(settings, 1)
+    return profiling_settings(settings, point.instances, settings.timer_delay_ms if point.phase == "timer" else None)
 
 
 def input_shape(config: dict[str, Any]) -> tuple[int, ...]:
@@ -87,7 +95,7 @@ def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple
         window: Window = gen.window(point.model, batch, concurrency=point.concurrency,
                                     min_time_s=settings.min_window_s, min_requests=settings.window_requests(point),
                                     think_s=point.think_ms / 1e3, lead=lead, per_request=point.per_request)
-        rows.append(window_row(point, index, window))
+        rows.append(window_row(point, index, window, settings.timer_delay_ms if point.phase == "timer" else 0.0))
         if alone is not None:
             rows[-1]["alone_batch_ms"] = alone.server.batch_compute_ms(point.batch_size)
         throughputs.append(window.throughput)
@@ -147,21 +155,20 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
                  shapes: dict[str, tuple[int, ...]], settings: Settings, table: RawTable, progress: Progress,
                  warn: Warn) -> None:
     done = table.done()
-    loaded = {m: 1 for m in shapes}
+    loaded = {m: profiling_settings(settings, 1) for m in shapes}
     for index, point in enumerate(plan):
         progress(point, index, len(plan))
         if point.key in done:
             continue
-        for model, instances in list(loaded.items()):
-            wanted = point.instances if model == point.model else 1
-            if instances != wanted and control.allowed:
-                control.configure(model, profiling_settings(settings, wanted))
+        for model, config in list(loaded.items()):
+            wanted = point_settings(point, model, settings)
+            if config != wanted and control.allowed:
+                control.configure(model, wanted)
                 loaded[model] = wanted
-        if point.instances != loaded[point.model]:
+        if loaded[point.model] != point_settings(point, point.model, settings):
             continue  # the server does not allow model control: only what is loaded is measured
         if point.busy_partner:
-            neighbour = random_batch(shapes[point.partner], NEIGHBOUR_BATCH, seed=1)
-            concurrency = 1 if point.partner == point.model else 2
+            neighbour, concurrency = partner_load(point, shapes[point.partner])
             with BackgroundLoad(target.client, point.partner, neighbour, concurrency):
                 rows, stable = measure_point(gen, target, point, shapes[point.model], settings)
         elif point.phase == "switch":
@@ -171,6 +178,22 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
             rows, stable = measure_point(gen, target, point, shapes[point.model], settings)
         table.add_point(rows, stable)
     progress(plan[-1], len(plan), len(plan))
+
+
+def partner_load(point: Point, shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
+    """The partner's closed-loop load while ``point`` is measured: its batch and clients.
+
+    For interference, batches of ``NEIGHBOUR_BATCH`` with a request always queued (two
+    clients; one on a self-pair, whose second instance is the measured one), so that the
+    partner never leaves the core. For the front end on a busy core, one client of
+    one-item requests, so that the partner's backend wakes for every batch as under
+    open-loop traffic: a thread that wakes early in such a batch waits for the core (a
+    partner that never sleeps let the front end in at once here, 0.70 ms against 0.88 ms
+    alone, where one that wakes per batch gave p95 2.5 ms against 0.9 ms alone).
+    """
+    if point.phase == "busy":
+        return random_batch(shape, 1, seed=1), 1
+    return random_batch(shape, NEIGHBOUR_BATCH, seed=1), 1 if point.partner == point.model else 2
 
 
 def command_line() -> str:

@@ -17,6 +17,8 @@ judged). Conventions, stated once:
   a window right before each;
 * ``interference[a][b]`` = a's batch compute beside busy b / a's alone, averaged over the
   measured batch sizes;
+* ``queue_delay_lag_ms`` = the server's mean queue time of the ``timer`` point less the
+  max queue delay it was loaded with, less the queue time at batch 1 without a batcher;
 * ``front_end_ms`` pools the per-request front ends of the cold-start points measured per
   request (the model alone after a think time), ``busy_front_end_ms`` those of the
   ``busy`` point (another model holding the core).
@@ -80,58 +82,75 @@ def linear_fit(curve: dict[int, LatencyStats]) -> LinearFit | None:
 
 def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str, ModelProfile]:
     """The per-model part of a profile from every finished point."""
-    by_key = point_rows(frame)
     profiles = {}
-    for model in dict.fromkeys(frame["model"]):
-        curve, overhead = {}, {}
-        scaling_throughput = {}
-        cold: dict[float, tuple[float, float]] = {}
-        front: dict[str, list[pd.DataFrame]] = {"coldstart": [], "busy": []}
-        for rows in by_key.values():
-            first = rows.iloc[0]
-            if first["model"] != model:
-                continue
-            if first["phase"] in front and rows["front_mean_ms"].notna().all():
-                front[first["phase"]].append(rows)
-            if first["phase"] == "curve":
-                curve[int(first["batch_size"])], overhead[int(first["batch_size"])] = curve_point(rows)
-            elif first["phase"] == "scaling":
-                scaling_throughput[int(first["instances"])] = _weighted(rows, "throughput")
-            elif first["phase"] == "coldstart":
-                compute = _server_batch_ms(rows)
-                outside = max(_weighted(rows, "client_mean_ms") - compute, 0.0)
-                cold[float(first["think_ms"]) + outside] = (compute, outside)
-        if not curve:
+    for model, points in _by_model_and_phase(point_rows(frame)).items():
+        curve_rows = {int(rows.iloc[0]["batch_size"]): rows for rows in points.get("curve", [])}
+        if not curve_rows:
             continue
-        base = scaling_throughput.get(1)
-        scaling = {n: round(t / base, 4) for n, t in sorted(scaling_throughput.items())} if base else {}
+        summaries = {size: curve_point(rows) for size, rows in sorted(curve_rows.items())}
+        curve = {size: latency for size, (latency, _) in summaries.items()}
         profiles[model] = ModelProfile(
             input_bytes=input_bytes.get(model),
-            batch_latency_ms=dict(sorted(curve.items())),
-            overhead_ms=dict(sorted(overhead.items())),
+            batch_latency_ms=curve,
+            overhead_ms={size: overhead for size, (_, overhead) in summaries.items()},
             fit=linear_fit(curve),
-            instance_scaling=scaling,
+            instance_scaling=instance_scaling(points.get("scaling", [])),
             service_time="empirical",
-            cold_start=cold_start(cold) if cold else None,
-            front_end_ms=front_end(front["coldstart"]),
-            busy_front_end_ms=front_end(front["busy"]),
+            cold_start=cold_start(points.get("coldstart", [])),
+            front_end_ms=front_end(points.get("coldstart", [])),
+            busy_front_end_ms=front_end(points.get("busy", [])),
+            queue_delay_lag_ms=queue_delay_lag(points.get("timer", []), curve_rows.get(1)),
         )
     return profiles
 
 
-def front_end(points: list[pd.DataFrame]) -> OverheadStats | None:
-    """Per-request front end pooled over the judged windows of ``points`` (None: none)."""
-    if not points:
+def _by_model_and_phase(by_key: dict[str, pd.DataFrame]) -> dict[str, dict[str, list[pd.DataFrame]]]:
+    grouped: dict[str, dict[str, list[pd.DataFrame]]] = {}
+    for rows in by_key.values():
+        first = rows.iloc[0]
+        grouped.setdefault(first["model"], {}).setdefault(first["phase"], []).append(rows)
+    return grouped
+
+
+def instance_scaling(points: list[pd.DataFrame]) -> dict[int, float]:
+    """Throughput with n busy instances relative to one (empty without the one)."""
+    throughput = {int(rows.iloc[0]["instances"]): _weighted(rows, "throughput") for rows in points}
+    base = throughput.get(1)
+    return {n: round(t / base, 4) for n, t in sorted(throughput.items())} if base else {}
+
+
+def cold_start(points: list[pd.DataFrame]) -> ColdStart | None:
+    """The cold-start table: per think time, the idle time before each batch (think time
+    plus the request's overhead), the batch-1 compute and the overhead."""
+    table = {}
+    for rows in points:
+        compute = _server_batch_ms(rows)
+        outside = max(_weighted(rows, "client_mean_ms") - compute, 0.0)
+        table[float(rows.iloc[0]["think_ms"]) + outside] = (compute, outside)
+    if not table:
         return None
-    rows = pd.concat(points)
+    idle = sorted(table)
+    return ColdStart(idle_ms=[round(i, 4) for i in idle], compute_ms=[round(table[i][0], 4) for i in idle],
+                     overhead_ms=[round(table[i][1], 4) for i in idle])
+
+
+def front_end(points: list[pd.DataFrame]) -> OverheadStats | None:
+    """Per-request front end pooled over the judged windows of the ``points`` that measured
+    it request by request (None: none did)."""
+    measured = [rows for rows in points if rows["front_mean_ms"].notna().all()]
+    if not measured:
+        return None
+    rows = pd.concat(measured)
     return OverheadStats(**{key: round(_weighted(rows, f"front_{key}_ms"), 4) for key in ("mean", "p50", "p95", "p99")})
 
 
-def cold_start(points: dict[float, tuple[float, float]]) -> ColdStart:
-    """The cold-start table from ``{idle_ms: (compute_ms, overhead_ms)}``."""
-    idle = sorted(points)
-    return ColdStart(idle_ms=[round(i, 4) for i in idle], compute_ms=[round(points[i][0], 4) for i in idle],
-                     overhead_ms=[round(points[i][1], 4) for i in idle])
+def queue_delay_lag(points: list[pd.DataFrame], alone: pd.DataFrame | None) -> float | None:
+    """How much later than its max queue delay a lone request's batch started (ms)."""
+    if not points:
+        return None
+    timer = points[-1]
+    base = _weighted(alone, "server_queue_ms") if alone is not None else 0.0
+    return round(_weighted(timer, "server_queue_ms") - float(timer["queue_delay_ms"].iloc[-1]) - base, 4)
 
 
 def interference_matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:

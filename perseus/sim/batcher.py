@@ -22,7 +22,11 @@ The rules follow ``dynamic_batch_scheduler.cc``, ``rate_limiter.cc`` and
 * ``max_queue_size``: a request that finds that many requests queued (not yet in a
   payload) is rejected at once (UNAVAILABLE). No request times out (Triton's default).
 
-Assumptions: the batcher's own decision time is zero (measured per-batch costs are in
+The delay expires ``queue_delay_lag_ms`` (measured by the profiler: Triton's batcher
+thread wakes up late, then hands the batch to an instance) after ``max_queue_delay``;
+the merge rule compares against the configured delay itself.
+
+Assumptions: the batcher's other decisions take no time (measured per-batch costs are in
 the profile's batch time); a waiting payload absorbs a request the moment it arrives,
 where Triton's batcher thread adds it at its next wake-up (at the next preferred size or
 when the oldest queued request's delay expires) - the two differ only while every
@@ -55,11 +59,13 @@ class BatchPolicy:
     delay_s: float
     batching: bool
     max_queue: int | None
+    timer_s: float = 0.0         # when a waiting request's delay actually expires (delay + lag)
 
     @classmethod
-    def of(cls, config: ModelConfig) -> "BatchPolicy":
-        return cls(config.batch_limit, tuple(config.preferred_sizes), config.queue_delay_s,
-                   config.dynamic_batching, config.max_queue_size)
+    def of(cls, config: ModelConfig, lag_s: float = 0.0) -> "BatchPolicy":
+        delay = config.queue_delay_s
+        return cls(config.batch_limit, tuple(config.preferred_sizes), delay, config.dynamic_batching,
+                   config.max_queue_size, delay + max(lag_s, 0.0) if delay > 0 else 0.0)
 
     @property
     def trigger(self) -> int:
@@ -91,7 +97,7 @@ def batch_size_now(policy: BatchPolicy, queued: int, oldest_s: float, now: float
             best = size
     if best:
         return best
-    if now >= oldest_s + policy.delay_s:
+    if now >= oldest_s + policy.timer_s:
         return queued
     return 0
 
@@ -106,7 +112,7 @@ class DynamicBatcher:
     """
 
     __slots__ = ("policy", "instances", "times", "ids", "eager", "known", "cursor", "head", "busy", "payloads",
-                 "open", "finished", "wake", "prefetch", "slots", "delay", "trigger", "cap")
+                 "open", "finished", "wake", "prefetch", "slots", "delay", "timer", "trigger", "cap")
 
     def __init__(self, policy: BatchPolicy, instances: int, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
         self.policy = policy
@@ -125,6 +131,7 @@ class DynamicBatcher:
         self.prefetch = policy.batching      # Triton enqueues unbatched requests one by one
         self.slots = 2 * instances
         self.delay = policy.delay_s
+        self.timer = policy.timer_s
         self.trigger = policy.trigger
         self.cap = policy.payload_cap
 
@@ -144,7 +151,7 @@ class DynamicBatcher:
             return first
         last = head + self.trigger - 1
         full = self.times[last] if last < self.known else INF
-        return min(first + self.delay, full)
+        return min(first + self.timer, full)
 
     def catch_up(self, now: float) -> None:
         """Form and fill the payloads that the batcher prefetched while every instance

@@ -137,7 +137,8 @@ class Engine:
         host = Host(h, env, names, SharedDevice(table))
         self.hosts.append(host)
         for name, config in placement.models.items():
-            policy = BatchPolicy.of(config)
+            lag_ms = profile.models[name].queue_delay_lag_ms or 0.0
+            policy = BatchPolicy.of(config, lag_ms / 1e3)
             service = ServiceTime(profile.models[name], model_stream(seed, f"{name}@{h}", 1), policy.max_batch,
                                   model_stream(seed, f"{name}@{h}", 3))
             self.replicas.setdefault(self.models.index(name), []).append((host, policy, service, config.instances))
