@@ -4,8 +4,8 @@ One-model host and shared host (two models on one core), under Poisson, spiky an
 arrivals, each replayed open loop for DURATION seconds (default 130: at least 2 minutes
 and 2,000 requests per model) and simulated on the same trace. Prints the signed errors
 and whether each meets its target: p50 3%, p95 5%, p99 8%, throughput 1%, SLA violation
-rate 1.5 points. ``drift`` is how much slower (+) the host computed batch 1 just before
-the replay than when it was profiled: the simulation uses the profile, so a drifted
+rate 1.5 points. ``drift`` is how much slower (+) the host computed batch 1 around the
+replay (before and after) than when it was profiled: the simulation uses the profile, so a drifted
 host's errors are not the model's alone. Each model gets two rows: the simulation as
 profiled (``profile``), and with the profile rescaled to that speed (``at speed``).
 

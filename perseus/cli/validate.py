@@ -56,7 +56,7 @@ def validate_command(
                    if e["host_speed"]["drift"] is not None and abs(e["host_speed"]["drift"]) > SPEED_DRIFT_WARN}
         if drifted:
             err.print("[yellow]warning:[/] the host computes " + ", ".join(
-                f"{m} {100 * d:+.0f}%" for m, d in drifted.items()) + " against its profile (batch 1, just before "
+                f"{m} {100 * d:+.0f}%" for m, d in drifted.items()) + " against its profile (batch 1, around "
                 "the replay): the simulation uses the profile, so read the rows at host speed (the profile rescaled to "
                 "it) or re-profile before reading the errors as the model's")
         if result["load_generator_limited"]:
@@ -112,7 +112,7 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
         table.add_row(model, _histogram(hist["measured"]), _histogram(hist["simulated"]))
         table.add_row("  batch ms", _times(times["measured"]), _times(times["profile"]))
         speed = entry["host_speed"]
-        table.add_row("  batch 1 before replay", _ms(speed["batch1_ms_now"]),
+        table.add_row("  batch 1 around replay", _ms(speed["batch1_ms_now"]),
                       f"{_ms(speed['batch1_ms_profile'])} ({_pct(speed['drift'])})")
         stages = entry["stages"]
         for stage in ("front_end", "queue", "compute"):

@@ -2,9 +2,10 @@
 
 Taken from the difference of two statistics snapshots per host and model (the
 ``batch_stats`` histogram), so that measured and simulated batch-size distributions
-and per-host utilisation can be put side by side when the error is large. Before the
-replay each model's batch-1 compute is measured once more (:func:`reference_batch_ms`),
-so that a host that has become faster or slower since it was profiled shows as such.
+and per-host utilisation can be put side by side when the error is large. Before and
+after the replay each model's batch-1 compute is measured once more
+(:func:`reference_batch_ms`), so that a host that has become faster or slower since it
+was profiled shows as such.
 During the replay, hosts that can write request traces do (:func:`tracing`).
 """
 

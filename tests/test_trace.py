@@ -1,0 +1,41 @@
+"""Triton's request traces, read and joined to a replay log (the file format as Triton 2.51 writes it)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from perseus.replay import ReplayLog
+from perseus.triton.trace import read_trace
+
+
+def _request(trace_id: int, request_id: str, stamps: dict[str, int]) -> list[dict]:
+    head = {"id": trace_id, "model_name": "m", "model_version": 1, "request_id": request_id}
+    return [head, *({"id": trace_id, "timestamps": [{"name": name, "ns": ns}]} for name, ns in stamps.items())]
+
+
+def test_traces_join_the_replayed_requests_by_row(tmp_path):
+    origin_ns = 5_000_000_000
+    stamps = {"REQUEST_START": 1_000_000, "QUEUE_START": 1_010_000, "COMPUTE_START": 3_000_000,
+              "COMPUTE_INPUT_END": 3_100_000, "COMPUTE_END": 7_000_000, "REQUEST_END": 7_020_000}
+    entries = (_request(1, "1", {k: origin_ns + v for k, v in stamps.items()})
+               + _request(2, "", {k: origin_ns - 10**9 + v for k, v in stamps.items()}))  # before the replay
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(entries))
+    traces = read_trace(path)
+    assert len(traces) == 2 and set(traces["request_id"]) == {"1", ""}
+    log = ReplayLog(("m",), np.zeros(3, dtype=np.int32), np.array([0.0, 0.001, 0.002]))
+    log.origin_s = origin_ns / 1e9
+    log.sent_s[:] = log.scheduled_s + 0.0001          # each left 0.1 ms late
+    log.add_traces(traces)
+    assert np.isnan(log.received_s[[0, 2]]).all()     # not traced
+    assert np.allclose([log.received_s[1], log.start_s[1], log.end_s[1]], [0.001, 0.003, 0.007])
+    table = log.request_table()                       # onto the schedule, as the latency is
+    assert np.allclose([table.received_s[1], table.start_s[1], table.end_s[1]], [0.0009, 0.0029, 0.0069])
+
+
+def test_a_server_that_wrote_no_traces_gives_none(tmp_path):
+    assert read_trace(tmp_path / "absent.json").empty
+    (tmp_path / "cut.json").write_text('[{"id": 1, "model_na')
+    assert read_trace(tmp_path / "cut.json").empty
