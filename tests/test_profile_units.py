@@ -36,7 +36,10 @@ def test_plan_covers_every_ordered_pair_and_part(settings):
     busy = [p for p in plan if p.phase == "busy"]     # each model beside another one's load
     assert {p.model for p in busy} == set(models) and all(p.partner != p.model and p.per_request for p in busy)
     assert [p.think_ms for p in cold if p.per_request] == [t for m in models for t in settings.think_ms if t >= 10]
-    assert {p.model for p in plan if p.phase == "timer"} == set(models)
+    timers = [i for i, p in enumerate(plan) if p.phase == "timer"]
+    assert {plan[i].model for i in timers} == set(models)
+    # a model stays loaded with the batcher after its timer point: nothing needs it later
+    assert all(p.model != plan[i].model and p.partner != plan[i].model for i in timers for p in plan[i + 1:])
     assert len({p.key for p in plan}) == len(plan)
     assert set(settings.interference_batch_sizes) <= set(settings.batch_sizes)
 

@@ -160,7 +160,7 @@ class BackgroundLoad:
         finally:
             client.close()
 
-    def start(self, settle_s: float = 0.2) -> "BackgroundLoad":
+    def start(self, settle_s: float = 0.1) -> "BackgroundLoad":
         for _ in range(self.concurrency):
             thread = threading.Thread(target=self._run, daemon=True)
             thread.start()

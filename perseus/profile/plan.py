@@ -107,19 +107,19 @@ class Settings:
 
 
 FULL = Settings()
-QUICK = Settings(batch_sizes=(1, 4, 8), interference_batch_sizes=(1, 4), min_window_s=0.2, min_requests=3,
+QUICK = Settings(batch_sizes=(1, 4, 8), interference_batch_sizes=(1, 4), min_window_s=0.15, min_requests=3,
                  max_windows=6, think_ms=(0.0, 100.0), cold_requests=5)
 
 
 def points(models: list[str], settings: Settings) -> list[Point]:
-    """Every point, grouped so that each model is reloaded with two instances only once."""
+    """Every point, grouped so that each model is reloaded only twice: to two instances,
+    then to one with the dynamic batcher (the timer point), where it stays."""
     plan = [Point("curve", m, b) for m in models for b in settings.batch_sizes]
     plan += [Point("coldstart", m, 1, think_ms=t) for m in models for t in settings.think_ms]
     plan += [Point("switch", a, 1, 1, b) for a in models for b in models if b != a]
     if len(models) > 1:   # the next model holds the core
         plan += [Point("busy", m, 1, 1, models[(i + 1) % len(models)], settings.probe_think_ms)
                  for i, m in enumerate(models)]
-    plan += [Point("timer", m, 1, think_ms=settings.probe_think_ms) for m in models]
     plan += [Point("scaling", m, settings.scaling_batch_size, 1) for m in models]
     plan += [
         Point("interference", a, b, 1, partner)
@@ -129,4 +129,5 @@ def points(models: list[str], settings: Settings) -> list[Point]:
     for m in models:
         plan += [Point("scaling", m, settings.scaling_batch_size, n) for n in settings.instance_counts if n > 1]
         plan += [Point("interference", m, b, 2, m) for b in settings.interference_batch_sizes]
+        plan.append(Point("timer", m, 1, think_ms=settings.probe_think_ms))   # a reload either way
     return plan

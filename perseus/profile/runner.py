@@ -160,9 +160,9 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
         progress(point, index, len(plan))
         if point.key in done:
             continue
-        for model, config in list(loaded.items()):
+        for model in dict.fromkeys(m for m in (point.model, point.partner) if m):   # others stay as they are
             wanted = point_settings(point, model, settings)
-            if config != wanted and control.allowed:
+            if loaded[model] != wanted and control.allowed:
                 control.configure(model, wanted)
                 loaded[model] = wanted
         if loaded[point.model] != point_settings(point, point.model, settings):
