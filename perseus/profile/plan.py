@@ -97,6 +97,10 @@ class Settings:
     probe_think_ms: float = 10.0   # think time of the busy and timer points
     timer_delay_ms: float = 2.0
 
+    def queue_delay_ms(self, point: "Point") -> float | None:
+        """The batcher delay the point's model is loaded with (None: no dynamic batcher)."""
+        return self.timer_delay_ms if point.phase == "timer" else None
+
     def window_requests(self, point: "Point") -> int:
         probing = point.per_request or point.phase in ("coldstart", "timer")
         return max(self.min_requests, self.cold_requests) if probing else self.min_requests

@@ -60,7 +60,7 @@ def point_settings(point: Point, model: str, settings: Settings) -> ModelConfig:
     """How ``model`` is loaded while ``point`` is measured."""
     if model != point.model:
         return profiling_settings(settings, 1)
-    return profiling_settings(settings, point.instances, settings.timer_delay_ms if point.phase == "timer" else None)
+    return profiling_settings(settings, point.instances, settings.queue_delay_ms(point))
 
 
 def input_shape(config: dict[str, Any]) -> tuple[int, ...]:
@@ -95,7 +95,7 @@ def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple
         window: Window = gen.window(point.model, batch, concurrency=point.concurrency,
                                     min_time_s=settings.min_window_s, min_requests=settings.window_requests(point),
                                     think_s=point.think_ms / 1e3, lead=lead, per_request=point.per_request)
-        rows.append(window_row(point, index, window, settings.timer_delay_ms if point.phase == "timer" else 0.0))
+        rows.append(window_row(point, index, window, settings.queue_delay_ms(point) or 0.0))
         if alone is not None:
             rows[-1]["alone_batch_ms"] = alone.server.batch_compute_ms(point.batch_size)
         throughputs.append(window.throughput)

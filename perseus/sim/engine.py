@@ -327,8 +327,8 @@ class Engine:
         start = [np.full(len(a), np.nan) for a in self.arrivals]
         end = [np.full(len(a), np.nan) for a in self.arrivals]
         batch = [np.zeros(len(a), dtype=np.int32) for a in self.arrivals]
-        busy_at = [_busy_at(log, np.array([q.host.index for q in self.queues], dtype=np.int32), h)
-                   for h in range(len(self.hosts))]
+        host_of_queue = np.array([q.host.index for q in self.queues], dtype=np.int32)
+        busy_at = [_busy_at(log, host_of_queue, h) for h in range(len(self.hosts))]
         for q in self.queues:
             rows = np.flatnonzero(log["queue"] == q.index)
             rows = rows[np.argsort(log["first"][rows], kind="stable")]
@@ -367,10 +367,10 @@ class Engine:
 
 def _busy_at(log: dict[str, np.ndarray], host_of_queue: np.ndarray, host: int):
     """A function telling, for times, whether a batch was executing on ``host`` then."""
-    rows = np.flatnonzero(host_of_queue[log["queue"]] == host) if len(log["queue"]) else np.empty(0, np.int64)
+    rows = np.flatnonzero(host_of_queue[log["queue"]] == host)
     order = rows[np.argsort(log["start"][rows], kind="stable")]
     starts = log["start"][order]
-    reach = np.maximum.accumulate(log["end"][order]) if len(order) else np.empty(0)
+    reach = np.maximum.accumulate(log["end"][order])   # the latest end among batches started so far
 
     def busy(times: np.ndarray) -> np.ndarray:
         i = np.searchsorted(starts, times, side="left") - 1   # batches that started before
