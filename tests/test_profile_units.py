@@ -8,7 +8,7 @@ import pytest
 from perseus.profile.plan import FULL, QUICK, points
 from perseus.profile.rawtable import COLUMNS
 from perseus.profile.stability import is_stable
-from perseus.profile.summary import interference_matrix, model_profiles, switch_matrix
+from perseus.profile.summary import interference_matrix, model_profiles, switch_matrix, wake_slice_ms
 
 
 def test_stability_needs_three_windows_within_ten_percent():
@@ -79,3 +79,27 @@ def test_summary_from_raw_windows():
     matrix = interference_matrix(frame)
     assert matrix["a"]["a"] == pytest.approx((2.0 + 1.8) / 2) and matrix["a"]["b"] == 1.5
     assert switch_matrix(frame) == {"a": {"b": 0.75}}
+
+
+def test_wake_slice_and_slowdown_fitted_across_batch_sizes():
+    """Beside a busy partner a batch takes ``q + (alone - q) * S``: two sizes pin both down."""
+    def beside(alone, q, slowdown):
+        return q + (alone - q) * slowdown
+    frame = pd.DataFrame([
+        _row("curve", "a", 1, 2.0, 3.0), _row("curve", "a", 8, 16.0, 17.0),
+        _row("curve", "b", 1, 10.0, 11.0), _row("curve", "b", 8, 64.0, 65.0),
+        _row("interference", "a", 1, beside(2.0, 1.2, 2.0), 0, 1, "b"),
+        _row("interference", "a", 8, beside(16.0, 1.2, 2.0), 0, 1, "b"),
+        _row("interference", "b", 1, beside(10.0, 1.0, 1.9), 0, 1, "a"),
+        _row("interference", "b", 8, beside(64.0, 1.0, 1.9), 0, 1, "a"),
+        _row("interference", "b", 1, beside(10.0, 1.4, 2.0), 0, 2, "b"),
+        _row("interference", "b", 8, beside(64.0, 1.4, 2.0), 0, 2, "b"),
+    ], columns=COLUMNS)
+    q = wake_slice_ms(frame)
+    assert q == pytest.approx(1.2)       # the median of the pairs' 1.2, 1.0 and 1.4
+    matrix = interference_matrix(frame, q)
+    assert matrix["a"]["b"] == pytest.approx(2.0)
+    assert 1.85 < matrix["b"]["a"] < 1.95 and 1.95 < matrix["b"]["b"] < 2.05   # S seen with the host's q
+    assert interference_matrix(frame)["a"]["b"] == pytest.approx((2.8 / 2 + 30.8 / 16) / 2)  # no slice: beside / alone
+    one_size = frame[frame["batch_size"] == 1]
+    assert wake_slice_ms(one_size) is None

@@ -34,6 +34,22 @@ def test_two_batches_share_one_core_by_hand():
     assert lat["a"][0] == pytest.approx(0.015) and lat["b"][0] == pytest.approx(0.015)
 
 
+def test_a_batch_that_joins_a_running_one_has_the_core_for_its_wake_slice():
+    prof = profile({"a": {1: 10.0}, "b": {1: 30.0}}, interference=ONE_CORE)
+    prof.wake_slice_ms = 1.0
+    configs = {"a": ModelConfig(), "b": ModelConfig()}
+    # b runs alone 0-5 ms; a joins at 5 ms: a alone for 1 ms (b paused), then both at half
+    # speed until a's 9 ms left are done (18 ms later), then b's last 16 ms alone
+    lat = latencies(one_host(prof, configs, {"a": np.array([0.005]), "b": np.array([0.0])}))
+    assert lat["a"][0] == pytest.approx(0.001 + 0.018) and lat["b"][0] == pytest.approx(0.005 + 0.001 + 0.018 + 0.016)
+    # beside a partner that is always busy, a batch takes q + (alone - q) * S, the profiler's fit
+    lat = latencies(one_host(prof, configs, {"a": np.array([0.005, 0.105]), "b": np.arange(0.0, 0.3, 0.030)}))
+    assert lat["a"] == pytest.approx([0.001 + 0.009 * 2] * 2)
+    # a batch that starts on an empty device has no slice to claim
+    lat = latencies(one_host(prof, configs, {"a": np.array([0.0]), "b": np.array([0.5])}))
+    assert lat["a"][0] == pytest.approx(0.010) and lat["b"][0] == pytest.approx(0.030)
+
+
 def test_no_interference_without_a_matrix():
     lat = latencies(two_models(10, 30, [0.0], [0.0], interference={}))
     assert lat["a"][0] == pytest.approx(0.010) and lat["b"][0] == pytest.approx(0.030)

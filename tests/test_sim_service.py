@@ -43,14 +43,30 @@ def test_cold_start_adds_compute_and_overhead_after_idle_time():
     prof.models["m"].cold_start = ColdStart(idle_ms=[1.0, 11.0, 101.0], compute_ms=[9.0, 10.0, 12.0],
                                             overhead_ms=[0.5, 0.7, 1.5])
     config = ModelConfig(max_batch_size=4, max_queue_delay_ms=0)
-    # t=0: first batch ever (idle since forever: +3 ms); t=0.005 queues behind it and
-    # starts back to back (warm); t=0.049 finds the device idle for 26 ms (+1 ms + 2 ms *
-    # 15/90, overhead 0.7 ms + 0.8 ms * 15/90); t=1 for ~0.94 s.
+    # t=0: first batch ever (a cold model: +3 ms); t=0.005 queues behind it and starts back
+    # to back, still cold (+3 ms, its overhead the back-to-back one); t=0.049 after a 23 ms
+    # rest, the model having computed 26 ms in its life (+3 ms; overhead by the rest,
+    # 0.7 ms + 0.8 ms * 12/90)
     trace = one_host(prof, {"m": config}, {"m": np.array([0.0, 0.005, 0.049, 1.0])})
     req, batches = trace.requests, trace.batches
-    assert np.allclose(batches.end_s, [0.013, 0.023, 0.049 + 0.010 + 0.001 + 0.002 / 6, 1.013])
+    assert np.allclose(batches.end_s, [0.013, 0.026, 0.049 + 0.013, 1.013])
     assert np.allclose(req.finish_s - np.repeat(batches.end_s, batches.size),
-                       [0.0015, 0.0005, 0.0007 + 0.0008 / 6, 0.0015])
+                       [0.0015, 0.0005, 0.0007 + 0.0008 * 12 / 90, 0.0015])
+
+
+@pytest.mark.parametrize("period_ms, compute_ms", [(21.0, 10.0), (113.0, 12.0), (16.0, 9.694)])
+def test_cold_start_settles_where_the_table_puts_the_models_duty_cycle(period_ms, compute_ms):
+    """Measured after think times, the table's rows are duty cycles (9/10, 10/21, 12/113):
+    a model that keeps that rhythm settles at that row's compute, whatever each rest (at
+    16 ms, where ``c = 9 + (0.9 - c / 16) / (0.9 - 10 / 21)``, between rows)."""
+    prof = profile({"m": {1: 9.0}})
+    prof.models["m"].cold_start = ColdStart(idle_ms=[1.0, 11.0, 101.0], compute_ms=[9.0, 10.0, 12.0],
+                                            overhead_ms=[0.0, 0.0, 0.0])
+    arrivals = np.arange(0.0, 8.0, period_ms / 1e3)
+    batches = one_host(prof, {"m": ModelConfig()}, {"m": arrivals}).batches
+    settled = (batches.end_s - batches.start_s)[batches.start_s > 6.0] * 1e3
+    assert settled.mean() == pytest.approx(compute_ms, rel=0.01)
+    assert settled.std() < 0.05
 
 
 def test_overhead_is_interpolated_by_batch_size_and_added_outside_compute():

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
 from perseus.config.loading import dump_yaml, load_model, write_atomic
 
@@ -139,6 +139,8 @@ class Profile(_Strict):
     interference: dict[str, dict[str, PositiveFloat]] = Field(default_factory=dict)
     # extra ms of the row model's batch when it runs right after one of the column model
     switch_ms: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # how long a batch that starts beside running ones has the device to itself (0: none)
+    wake_slice_ms: NonNegativeFloat | None = None
 
     def slowdown(self, victim: str, neighbour: str) -> float:
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""

@@ -27,7 +27,7 @@ from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, rando
 from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
 from perseus.profile.rawtable import RawTable, window_row
 from perseus.profile.stability import is_stable
-from perseus.profile.summary import interference_matrix, model_profiles, switch_matrix
+from perseus.profile.summary import interference_matrix, model_profiles, switch_matrix, wake_slice_ms
 from perseus.triton.client import TritonClient
 from perseus.triton.cores import pinned_away_from
 from perseus.triton.control import ModelControl
@@ -129,6 +129,7 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
     finally:
         gen.close()
     frame = table.frame()
+    slice_ms = wake_slice_ms(frame)
     profile = Profile(
         host=target.name,
         hardware=target.hardware,
@@ -136,7 +137,8 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
         measured_at=datetime.now(timezone.utc).replace(microsecond=0),
         command=command,
         models=model_profiles(frame, {m: int(np.prod(s)) * 4 for m, s in shapes.items()}),
-        interference=interference_matrix(frame),
+        interference=interference_matrix(frame, slice_ms),
+        wake_slice_ms=slice_ms,
         switch_ms=switch_matrix(frame),
     )
     save_profile(profile, out)

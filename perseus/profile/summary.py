@@ -15,8 +15,13 @@ judged). Conventions, stated once:
 * ``instance_scaling[n]`` = throughput with n busy instances / throughput with one;
 * ``switch_ms[a][b]`` = a's batch-1 compute alternating with b's less a's compute alone in
   a window right before each;
-* ``interference[a][b]`` = a's batch compute beside busy b / a's alone, averaged over the
-  measured batch sizes;
+* ``wake_slice_ms`` = how long a batch that starts beside a running one has the core to
+  itself (a woken thread's slice): fitted to the interference points, ``beside = q +
+  (alone - q) * S`` across batch sizes, the median over pairs (pairs with long batches
+  scatter; short ones pin it down);
+* ``interference[a][b]`` = that ``S``: a's batch compute beside busy b less the slice / a's
+  alone less the slice, averaged over the measured batch sizes (without a fitted slice,
+  beside / alone);
 * ``queue_delay_lag_ms`` = the server's mean queue time of the ``timer`` point less the
   max queue delay it was loaded with, less the queue time at batch 1 without a batcher;
 * ``front_end_ms`` pools the per-request front ends of the cold-start points measured per
@@ -153,23 +158,47 @@ def queue_delay_lag(points: list[pd.DataFrame], alone: pd.DataFrame | None) -> f
     return round(_weighted(timer, "server_queue_ms") - float(timer["queue_delay_ms"].iloc[-1]) - base, 4)
 
 
-def interference_matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """``matrix[a][b]``: slowdown of a's batch time while b is busy beside it."""
+def _interference_points(frame: pd.DataFrame) -> dict[tuple[str, str], list[tuple[float, float]]]:
+    """Per (victim, partner): ``(alone, beside)`` batch times (ms) at each measured size."""
     by_key = point_rows(frame)
     alone = {
         (rows.iloc[0]["model"], int(rows.iloc[0]["batch_size"])): _server_batch_ms(rows)
         for rows in by_key.values() if rows.iloc[0]["phase"] == "curve"
     }
-    ratios: dict[tuple[str, str], list[float]] = {}
+    pairs: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for rows in by_key.values():
         first = rows.iloc[0]
         base = alone.get((first["model"], int(first["batch_size"])))
-        if first["phase"] != "interference" or not base:
+        if first["phase"] == "interference" and base:
+            pairs.setdefault((first["model"], first["partner"]), []).append((base, _server_batch_ms(rows)))
+    return pairs
+
+
+def wake_slice_ms(frame: pd.DataFrame) -> float | None:
+    """The host's wake slice ``q``: the median over pairs measured at two or more batch
+    sizes of the ``q`` in ``beside = q + (alone - q) * S`` that fits them (clamped at 0);
+    None when no pair was measured at two sizes."""
+    fits = []
+    for points in _interference_points(frame).values():
+        if len({alone for alone, _ in points}) < 2:
             continue
-        ratios.setdefault((first["model"], first["partner"]), []).append(_server_batch_ms(rows) / base)
+        alone, beside = np.array(points).T
+        slope, intercept = np.polyfit(alone, beside, 1)
+        if slope > 1.05:    # a slope near 1 leaves q undetermined
+            fits.append(max(-intercept / (slope - 1.0), 0.0))
+    return round(float(np.median(fits)), 4) if fits else None
+
+
+def interference_matrix(frame: pd.DataFrame, slice_ms: float | None = None) -> dict[str, dict[str, float]]:
+    """``matrix[a][b]``: slowdown of a's batch time while b is busy beside it, after a's
+    first ``slice_ms`` (its wake slice): the mean over the measured batch sizes of
+    ``(beside - q) / (alone - q)``, sizes no longer than the slice left out."""
+    q = slice_ms or 0.0
     matrix: dict[str, dict[str, float]] = {}
-    for (victim, partner), values in ratios.items():
-        matrix.setdefault(victim, {})[partner] = round(float(np.mean(values)), 4)
+    for (victim, partner), points in _interference_points(frame).items():
+        ratios = [(beside - q) / (alone - q) for alone, beside in points if alone > q]
+        if ratios:
+            matrix.setdefault(victim, {})[partner] = round(max(float(np.mean(ratios)), 1e-3), 4)
     return matrix
 
 

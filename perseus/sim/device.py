@@ -16,6 +16,17 @@ With self- and cross-slowdown 2 (one core, fairly shared) this is exactly proces
 sharing. Assumptions: slowdowns add up (measured pairwise, applied to any mix), they do
 not depend on batch size, and a batch consumes its remaining work linearly at its rate.
 
+A batch that starts while others run first has the device to itself for the host's wake
+slice (``Profile.wake_slice_ms``, ``q``): the others pause, it runs at rate one, and the
+slowdowns apply after that. This is how an OS scheduler treats a thread that wakes beside
+busy ones: it preempts them and runs out its slice. Measured on the embedded CPU host, a
+batch beside a busy partner took ``q + (alone - q) * S`` at every batch size (``q`` about
+1 ms, ``S`` about 2), and in Triton's traces of a shared replay the batch that had started
+first was slowed far more by the overlap than the one that joined it. When several
+batches hold a slice, the one that started last runs. Assumptions: the slice is the same
+for every model and counts in wall time from the batch's start; a batch that starts on an
+empty device has no slice to claim.
+
 A batch that starts on an empty device after a batch of another model ran last carries
 that model switch's extra work (``Profile.switch_ms``: the other model's data displaced
 its own from the caches); one that starts beside running batches pays the interference
@@ -31,12 +42,15 @@ import numpy as np
 
 from perseus.config.profile import Profile
 
+INF = float("inf")
+
 
 class RunningBatch:
     """One executing batch: its model (local index on the host), work left, its current
     rate, when it ends at that rate, and what it is (``queue`` is the engine's)."""
 
-    __slots__ = ("model", "remaining", "rate", "finish_at", "queue", "instance", "first", "size", "start", "idle")
+    __slots__ = ("model", "remaining", "rate", "finish_at", "queue", "instance", "first", "size", "start", "idle",
+                 "slice_end")
 
     def __init__(self, model: int, work: float, queue: object, instance: int, first: int, size: int,
                  start: float, idle: float) -> None:
@@ -50,6 +64,7 @@ class RunningBatch:
         self.size = size
         self.start = start
         self.idle = idle          # how long its model rested before it started (cold start)
+        self.slice_end = -INF     # until when it has the device to itself (its wake slice)
 
 
 class SlowdownTable:
@@ -62,6 +77,7 @@ class SlowdownTable:
         self.switch_s = [[profile.switch_cost_ms(a, b) / 1e3 for b in names] for a in names]
         self.independent = all(v == 0.0 for row in self.cross for v in row) and all(
             s == 1.0 for row in self.same for s in row)
+        self.slice_s = 0.0 if self.independent else (profile.wake_slice_ms or 0.0) / 1e3
 
 
 def _same_model(profile: Profile, name: str, k: int) -> float:
@@ -94,6 +110,8 @@ class SharedDevice:
         self.updated = now
 
     def start(self, batch: RunningBatch) -> None:
+        if self.running and self.table.slice_s:
+            batch.slice_end = batch.start + self.table.slice_s
         self.running.append(batch)
         self.counts[batch.model] += 1
 
@@ -110,9 +128,14 @@ class SharedDevice:
         return done
 
     def rerate(self, now: float) -> float:
-        """New rates after a start or an end; returns the next end time (``inf``: idle)."""
+        """New rates after a start, an end or a wake slice's end; returns the time of the
+        next of those (``inf``: idle)."""
         running, table = self.running, self.table
-        soonest = float("inf")
+        if table.slice_s:
+            holder = _slice_holder(running, now)
+            if holder is not None:
+                return _run_alone(holder, running, now)
+        soonest = INF
         if len(running) == 1 or table.independent:
             for b in running:
                 b.rate = 1.0
@@ -132,3 +155,22 @@ class SharedDevice:
             if b.finish_at < soonest:
                 soonest = b.finish_at
         return soonest
+
+
+def _slice_holder(running: list[RunningBatch], now: float) -> RunningBatch | None:
+    """The batch that started last among those still in their wake slice (None: none)."""
+    holder = None
+    for b in running:
+        if b.slice_end > now and (holder is None or b.start >= holder.start):
+            holder = b
+    return holder
+
+
+def _run_alone(holder: RunningBatch, running: list[RunningBatch], now: float) -> float:
+    """Rates while ``holder`` runs out its wake slice: it alone progresses."""
+    for b in running:
+        b.rate = 0.0
+        b.finish_at = INF
+    holder.rate = 1.0
+    holder.finish_at = now + holder.remaining
+    return min(holder.finish_at, holder.slice_end)

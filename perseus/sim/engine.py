@@ -27,6 +27,7 @@ through SimPy's queue between them.
 from __future__ import annotations
 
 import gc
+import math
 import zlib
 from array import array
 
@@ -38,7 +39,7 @@ from perseus.config.scenario import HostPlacement, RouterKind
 from perseus.sim.batcher import INF, BatchPolicy, DynamicBatcher
 from perseus.sim.device import RunningBatch, SharedDevice, SlowdownTable
 from perseus.sim.router import least_outstanding, static_assignment
-from perseus.sim.service import ServiceTime
+from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
 from perseus.sim.trace import BatchTable, RequestTable, SimTrace
 
 
@@ -50,7 +51,7 @@ def model_stream(seed: int, name: str, purpose: int) -> np.random.Generator:
 class ModelQueue(DynamicBatcher):
     """A model's batcher on one host, with what the engine needs around it."""
 
-    __slots__ = ("index", "model", "local", "host", "service", "idle", "rested_since")
+    __slots__ = ("index", "model", "local", "host", "service", "idle", "rested_since", "busy_since", "heat")
 
     def __init__(self, index: int, model: int, local: int, host: "Host", policy: BatchPolicy, instances: int,
                  service: ServiceTime, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
@@ -62,6 +63,18 @@ class ModelQueue(DynamicBatcher):
         self.service = service
         self.idle = list(range(instances - 1, -1, -1))   # instance 0 is taken first
         self.rested_since = -INF                         # when its last running batch ended (cold start)
+        self.busy_since = 0.0                            # when its current busy period began
+        self.heat = 0.0                                  # its duty cycle when its busy period began
+
+    def wakes(self, now: float) -> None:
+        """A batch starts while no instance of the model is busy: its heat decayed over the rest."""
+        self.heat *= math.exp(-(now - self.rested_since) / HEAT_MEMORY_S)
+        self.busy_since = now
+
+    def rests(self, now: float) -> None:
+        """Its last running batch ended: the heat climbed towards one over the busy period."""
+        self.heat = 1.0 - (1.0 - self.heat) * math.exp(-(now - self.busy_since) / HEAT_MEMORY_S)
+        self.rested_since = now
 
 
 class Host:
@@ -250,7 +263,7 @@ class Engine:
                 q.finished += batch.size
                 q.idle.append(batch.instance)
                 if not q.busy:
-                    q.rested_since = now
+                    q.rests(now)
                 q.wake = now
             changed = True
         for q in host.queues:
@@ -278,8 +291,10 @@ class Engine:
             if not size:
                 break
             idle = now - q.rested_since if not q.busy else 0.0   # the model's own rest
+            if not q.busy:
+                q.wakes(now)
+            work = service.draw(size) + self._start_extra(q, device)
             q.busy += 1
-            work = service.draw(size) + self._start_extra(q, device, idle)
             device.start(RunningBatch(q.local, work, q, q.idle.pop(), first, size, now, idle))
             device.last = q.local
             started = True
@@ -287,10 +302,10 @@ class Engine:
         return started
 
     @staticmethod
-    def _start_extra(q: ModelQueue, device: SharedDevice, idle: float) -> float:
-        """Extra work of a batch: the cold start after its model rested ``idle``, plus the
-        switch from the model that ran last when it starts on an empty device."""
-        extra = q.service.extra(idle) if q.service.cold and idle else 0.0
+    def _start_extra(q: ModelQueue, device: SharedDevice) -> float:
+        """Extra work of a batch: the cold start at its model's heat, plus the switch from
+        the model that ran last when it starts on an empty device."""
+        extra = q.service.extra(q.heat) if q.service.cold else 0.0
         last = device.last
         if last >= 0 and last != q.local and not device.running:
             extra += device.table.switch_s[q.local][last]

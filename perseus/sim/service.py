@@ -15,18 +15,26 @@ through the two nearest measured points. Its spread follows the profile's
   measured mean; with only a standard deviation measured, lognormal with it.
   Sizes between measured ones use the nearest measured size's shape.
 
-Cold start (``cold_start``, measured at batch 1 after think times): a batch of a model
-that has run nothing for ``g`` (none of its instances busy) computes longer by
-``compute(g) - compute(g_0)``, linear between the measured idle times and held beyond them (``g_0``, the shortest,
-is back to back); each of its requests has the overhead measured after ``g``.
-Assumptions: the extra time is the same for every batch size (caches and clocks warm
-up once per batch); what matters is how long the model itself rested, not the device (on
-a shared host its caches and its backend's threads go cold while other models run: this
-predicted the shared host's median latencies 2-4 points closer than the device's idle
-time in a replay of `bench_validate.py`'s shared Poisson case), so a batch that starts
-beside another model's running batch pays it too (Triton's traces of that replay showed
-such MobileNetV2 batches taking 1.6 times the mean of those that started alone, cold
-start included, not 1.6 times a warm batch).
+Cold start (``cold_start``, measured at batch 1 after think times, model alone): each
+measured think time is a steady duty cycle, ``compute / (compute + rest)``, the share of
+time the model computed. A model's *heat* is that share seen through an exponential
+memory of ``HEAT_MEMORY_S``: it decays while the model rests and climbs towards one while
+a batch of it runs (any instance). Each batch computes longer by ``compute(heat) -
+compute(back to back)``, the table read by duty cycle, linear between the measured points
+and held beyond them; each of its requests has the overhead measured after its model's
+rest. Why heat and not the last rest: in Triton's traces of an open-loop shared replay on
+the embedded host (`bench_validate.py`'s shared Poisson case, 60 s), batch-1 compute
+hardly depended on how long the model had rested just before - ResNet-18 10.0 ms after
+under 3 ms of rest, 10.5 ms after over 100 ms; MobileNetV2 3.3 and 3.8 ms - where the
+profile's table by rest said 8.9 and 11.1 ms, 2.5 and 3.7 ms. A batch that starts right as
+the one before it ends is not warm either. ``HEAT_MEMORY_S`` is not measured: memories of
+0.3 s and 3 s moved the simulated p95 of that replay by under 3% and the p99 by under 7%.
+Assumptions: the extra time is the same for every batch size (caches and clocks warm up
+once per batch); what warms is the model itself, not the device (on a shared host its
+caches and its backend's threads go cold while other models run), so a batch that starts
+beside another model's running batch pays it too (Triton's traces showed such MobileNetV2
+batches taking 1.6 times the mean of those that started alone, cold start included, not
+1.6 times a warm batch).
 
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It
@@ -50,9 +58,10 @@ from bisect import bisect_right
 import numpy as np
 from scipy.special import ndtri
 
-from perseus.config.profile import LatencyStats, ModelProfile, OverheadStats
+from perseus.config.profile import ColdStart, LatencyStats, ModelProfile, OverheadStats
 
 _CHUNK = 4096
+HEAT_MEMORY_S = 1.0   # time constant of a model's heat (see the module docstring)
 _KNOTS = np.array([0.0, 0.5, 0.95, 0.99, 1.0])
 _Z95 = 1.6448536269514722
 
@@ -72,8 +81,8 @@ class ServiceTime:
         cold = profile.cold_start
         self.cold = cold is not None
         self._idle_s = [i / 1e3 for i in cold.idle_ms] if cold else [0.0]
-        self._extra_s = [(c - cold.compute_ms[0]) / 1e3 for c in cold.compute_ms] if cold else [0.0]
         self._cold_overhead_s = [o / 1e3 for o in cold.overhead_ms] if cold else [0.0]
+        self._duty, self._extra_s = _extra_by_duty(cold)
         shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
         distinct = sorted(set(shapes))
         self._shape_of = [distinct.index(s) for s in shapes]
@@ -97,16 +106,16 @@ class ServiceTime:
         self._used[s] = used + 1
         return self.means[size] * variates[used]
 
-    def extra(self, idle_s: float) -> float:
-        """Extra solo time of a batch whose model rested ``idle_s`` before it."""
-        xs, ys = self._idle_s, self._extra_s
-        i = bisect_right(xs, idle_s)
+    def extra(self, heat: float) -> float:
+        """Extra solo time of a batch whose model starts at ``heat`` (its duty cycle)."""
+        xs, ys = self._duty, self._extra_s
+        i = bisect_right(xs, heat)
         if i == 0:
             return ys[0]
         if i == len(xs):
             return ys[-1]
         x0, x1 = xs[i - 1], xs[i]
-        return ys[i - 1] + (ys[i] - ys[i - 1]) * (idle_s - x0) / (x1 - x0)
+        return ys[i - 1] + (ys[i] - ys[i - 1]) * (heat - x0) / (x1 - x0)
 
     def overheads(self, sizes: np.ndarray, idle_s: np.ndarray) -> np.ndarray:
         """Per-request overhead of batches of ``sizes`` whose model rested ``idle_s`` (s)."""
@@ -135,6 +144,14 @@ class ServiceTime:
             z = ndtri(np.clip(u, 1e-12, 1 - 1e-12))
             return np.exp(sigma * z - sigma * sigma / 2).tolist()
         return np.interp(u, _KNOTS, shape).tolist()
+
+
+def _extra_by_duty(cold: ColdStart | None) -> tuple[list[float], list[float]]:
+    """The cold-start table as (duty cycle, extra s over back to back), by duty cycle."""
+    if cold is None:
+        return [0.0], [0.0]
+    rows = sorted((c / (c + i), (c - cold.compute_ms[0]) / 1e3) for c, i in zip(cold.compute_ms, cold.idle_ms))
+    return [d for d, _ in rows], [e for _, e in rows]
 
 
 def _nearest(sizes: list[int], k: int) -> int:
