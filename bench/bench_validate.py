@@ -9,21 +9,27 @@ replay (before and after) than when it was profiled: the simulation uses the pro
 host's errors are not the model's alone. Each model gets two rows: the simulation as
 profiled (``profile``), and with the profile rescaled to that speed (``at speed``).
 
-    python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...]
+    python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...] [--keep DIR]
+
+``--keep DIR`` leaves in DIR the profile as it was, each case's scenario, results (JSON)
+and requests (CSV, with Triton's trace times), to study the error afterwards without
+replaying again.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from pathlib import Path
 
 import yaml
 
 from perseus.config.scenario import load_scenario
-from perseus.validate.run import run
+from perseus.validate.run import run, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
+PROFILE = ROOT / "profiles/local-cpu.yaml"
 TARGETS = {"p50": 0.03, "p95": 0.05, "p99": 0.08, "throughput": 0.01, "sla_violation_rate": 0.015}
 WORKLOADS = {
     "poisson": lambda rps: {"kind": "poisson", "rps": rps},
@@ -42,7 +48,7 @@ def case_scenario(host: str, workload: str, duration: float, folder: Path) -> Pa
     models = HOSTS[host]
     data = {
         "name": f"{host}-{workload}", "duration_s": duration, "warmup_s": 10, "seed": 5,
-        "host_types": {"cpu-small": {"profile": str(ROOT / "profiles/local-cpu.yaml"), "price_per_hour": 0.05}},
+        "host_types": {"cpu-small": {"profile": str(PROFILE), "price_per_hour": 0.05}},
         "models": {m: {"sla": {"latency_ms": SLA_MS[m], "percentile": 99}, "workload": WORKLOADS[workload](rps)}
                    for m, rps in models.items()},
         "placements": {host: [{"host_type": "cpu-small", "models": {
@@ -57,17 +63,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=130.0)
     parser.add_argument("--cases", default=",".join(f"{h}-{w}" for h in HOSTS for w in WORKLOADS))
+    parser.add_argument("--keep", type=Path, help="folder for each case's scenario, results and requests")
     args = parser.parse_args()
     print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
           f"{'viol pp':>9}{'late p99 ms':>12}{'drift':>7}  targets")
     with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        if args.keep:
+            shutil.copy(PROFILE, folder / "profile.yaml")
         for case in args.cases.split(","):
             host, workload = case.split("-")
-            loaded = load_scenario(case_scenario(host, workload, args.duration, Path(tmp)))
+            loaded = load_scenario(case_scenario(host, workload, args.duration, folder))
             outcome = run(loaded, None, placement=host, seed=None, duration_s=None,
                           progress=lambda *a: None, warn=print)
             if outcome.failure:
                 raise outcome.failure
+            if args.keep:
+                write_outputs(outcome, folder / f"{case}.json", folder / f"{case}.requests.csv")
             result = outcome.results["placements"][host]
             for model, entry in result["models"].items():
                 for label, e in (("profile", entry["error"]), ("at speed", entry["at_host_speed"]["error"])):

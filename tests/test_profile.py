@@ -64,6 +64,10 @@ def test_one_core_interference(quick_profile):
         assert 1.5 <= profile.slowdown(victim, victim) <= 2.6, profile.interference  # quick windows are short
         for neighbour in MODELS:
             assert profile.slowdown(victim, neighbour) > 1.1, profile.interference
+    # a batch that joins a busy core first has it for a scheduler slice: about 1 ms here
+    assert profile.wake_slice_ms is not None and 0.0 <= profile.wake_slice_ms < 5.0
+    raw = pd.read_csv(quick_profile.with_suffix(".csv"))
+    assert raw.loc[raw["phase"] == "interference", "alone_batch_ms"].notna().all()   # each beside its own alone
     # two instances on one core add little throughput (some idle time of one instance is filled)
     for model in MODELS:
         assert profile.models[model].instance_scaling[2] < 1.6  # two cores would give about 1.9

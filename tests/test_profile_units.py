@@ -103,3 +103,10 @@ def test_wake_slice_and_slowdown_fitted_across_batch_sizes():
     assert interference_matrix(frame)["a"]["b"] == pytest.approx((2.8 / 2 + 30.8 / 16) / 2)  # no slice: beside / alone
     one_size = frame[frame["batch_size"] == 1]
     assert wake_slice_ms(one_size) is None
+    # alone measured right before a point, when the machine ran 10% slower than for the curve
+    drifted = frame.copy()
+    beside_a = (drifted["phase"] == "interference") & (drifted["model"] == "a")
+    drifted.loc[beside_a, "server_batch_ms"] *= 1.1
+    drifted.loc[beside_a, "alone_batch_ms"] = drifted.loc[beside_a, "batch_size"].map({1: 2.2, 8: 17.6})
+    assert interference_matrix(drifted, q)["a"]["b"] == pytest.approx(
+        ((2.8 * 1.1 - 1.2) / (2.2 - 1.2) + (30.8 * 1.1 - 1.2) / (17.6 - 1.2)) / 2, abs=1e-4)

@@ -80,13 +80,16 @@ def hardware_of_this_machine(cores: int) -> Hardware:
 
 
 def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple[int, ...],
-                  settings: Settings, lead: tuple[str, np.ndarray] | None = None) -> tuple[list[dict[str, object]], bool]:
-    """Windows of one point until perf_analyzer's stability rule holds (or the window limit).
+                  settings: Settings, lead: tuple[str, np.ndarray] | None = None,
+                  warm: bool = False) -> tuple[list[dict[str, object]], bool]:
+    """Windows of one point until perf_analyzer's stability rule holds (or the window limit),
+    after warm-up requests unless the model is ``warm`` (it has just run this batch).
 
     With ``lead`` (a request to another model sent before each measured one) each window
     follows one of the model alone, so that the two compare under the same conditions."""
     batch = random_batch(shape, point.batch_size)
-    gen.warm_up(point.model, batch)
+    if not warm:
+        gen.warm_up(point.model, batch)
     rows, throughputs, latencies = [], [], []
     stable = False
     for index in range(settings.max_windows):
@@ -104,6 +107,16 @@ def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple
             stable = True
             break
     return rows, stable
+
+
+def alone_batch_ms(gen: LoadGenerator, point: Point, shape: tuple[int, ...], settings: Settings) -> float:
+    """The point's batch compute with its model alone, measured right before its partner's
+    load starts: the machine's speed drifts between phases, and the ratio of the two would
+    carry that drift."""
+    batch = random_batch(shape, point.batch_size)
+    gen.warm_up(point.model, batch)
+    window = gen.window(point.model, batch, min_time_s=settings.min_window_s, min_requests=settings.min_requests)
+    return window.server.batch_compute_ms(point.batch_size)
 
 
 def run_profile(target: Target, models: list[str], settings: Settings, out: Path, *, resume: bool,
@@ -170,9 +183,12 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
         if loaded[point.model] != point_settings(point, point.model, settings):
             continue  # the server does not allow model control: only what is loaded is measured
         if point.busy_partner:
+            alone = alone_batch_ms(gen, point, shapes[point.model], settings) if point.phase == "interference" else None
             neighbour, concurrency = partner_load(point, shapes[point.partner])
             with BackgroundLoad(target.client, point.partner, neighbour, concurrency):
-                rows, stable = measure_point(gen, target, point, shapes[point.model], settings)
+                rows, stable = measure_point(gen, target, point, shapes[point.model], settings, warm=alone is not None)
+            for row in rows if alone is not None else ():
+                row["alone_batch_ms"] = alone
         elif point.phase == "switch":
             lead = (point.partner, random_batch(shapes[point.partner], 1, seed=1))
             rows, stable = measure_point(gen, target, point, shapes[point.model], settings, lead)

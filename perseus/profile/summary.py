@@ -17,11 +17,12 @@ judged). Conventions, stated once:
   a window right before each;
 * ``wake_slice_ms`` = how long a batch that starts beside a running one has the core to
   itself (a woken thread's slice): fitted to the interference points, ``beside = q +
-  (alone - q) * S`` across batch sizes, the median over pairs (pairs with long batches
-  scatter; short ones pin it down);
+  (alone - q) * S`` across batch sizes, the median over pairs weighted towards short
+  batches (long ones scatter with the machine's drift);
 * ``interference[a][b]`` = that ``S``: a's batch compute beside busy b less the slice / a's
   alone less the slice, averaged over the measured batch sizes (without a fitted slice,
-  beside / alone);
+  beside / alone); alone is measured in a window right before each point (the curve's
+  point where a raw table has none);
 * ``queue_delay_lag_ms`` = the server's mean queue time of the ``timer`` point less the
   max queue delay it was loaded with, less the queue time at batch 1 without a batcher;
 * ``front_end_ms`` pools the per-request front ends of the cold-start points measured per
@@ -159,7 +160,8 @@ def queue_delay_lag(points: list[pd.DataFrame], alone: pd.DataFrame | None) -> f
 
 
 def _interference_points(frame: pd.DataFrame) -> dict[tuple[str, str], list[tuple[float, float]]]:
-    """Per (victim, partner): ``(alone, beside)`` batch times (ms) at each measured size."""
+    """Per (victim, partner): ``(alone, beside)`` batch times (ms) at each measured size;
+    alone is the window measured right before the point where there is one, else the curve."""
     by_key = point_rows(frame)
     alone = {
         (rows.iloc[0]["model"], int(rows.iloc[0]["batch_size"])): _server_batch_ms(rows)
@@ -169,16 +171,21 @@ def _interference_points(frame: pd.DataFrame) -> dict[tuple[str, str], list[tupl
     for rows in by_key.values():
         first = rows.iloc[0]
         base = alone.get((first["model"], int(first["batch_size"])))
+        if rows["alone_batch_ms"].notna().all():   # measured right before the point
+            base = _weighted(rows, "alone_batch_ms")
         if first["phase"] == "interference" and base:
             pairs.setdefault((first["model"], first["partner"]), []).append((base, _server_batch_ms(rows)))
     return pairs
 
 
 def wake_slice_ms(frame: pd.DataFrame) -> float | None:
-    """The host's wake slice ``q``: the median over pairs measured at two or more batch
-    sizes of the ``q`` in ``beside = q + (alone - q) * S`` that fits them (clamped at 0);
-    None when no pair was measured at two sizes."""
-    fits = []
+    """The host's wake slice ``q``, from the pairs measured at two or more batch sizes:
+    each pair's ``q`` in ``beside = q + (alone - q) * S`` (clamped at 0), and their median
+    weighted by ``1 / alone²`` at the smallest size. Alone and beside are measured minutes
+    apart, so a drift of the machine's speed moves a pair's ``q`` in proportion to its batch
+    time: short batches pin ``q`` down, long ones scatter. None when no pair was measured at
+    two sizes."""
+    fits, weights = [], []
     for points in _interference_points(frame).values():
         if len({alone for alone, _ in points}) < 2:
             continue
@@ -186,7 +193,12 @@ def wake_slice_ms(frame: pd.DataFrame) -> float | None:
         slope, intercept = np.polyfit(alone, beside, 1)
         if slope > 1.05:    # a slope near 1 leaves q undetermined
             fits.append(max(-intercept / (slope - 1.0), 0.0))
-    return round(float(np.median(fits)), 4) if fits else None
+            weights.append(1.0 / alone.min() ** 2)
+    if not fits:
+        return None
+    order = np.argsort(fits)
+    cumulative = np.cumsum(np.array(weights)[order])
+    return round(float(np.array(fits)[order][np.searchsorted(cumulative, cumulative[-1] / 2)]), 4)
 
 
 def interference_matrix(frame: pd.DataFrame, slice_ms: float | None = None) -> dict[str, dict[str, float]]:
