@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perseus.config.profile import Profile
 from perseus.config.scenario import HostPlacement, ModelConfig
@@ -36,6 +38,8 @@ def test_two_batches_share_one_core_by_hand():
 
 def test_a_batch_that_joins_a_running_one_has_the_core_for_its_wake_slice():
     prof = profile({"a": {1: 10.0}, "b": {1: 30.0}}, interference=ONE_CORE)
+    backlog = profile({"a": {1: 30.0}, "b": {1: 3.0}}, interference=ONE_CORE)
+    backlog.wake_slice_ms = 1.0
     prof.wake_slice_ms = 1.0
     configs = {"a": ModelConfig(), "b": ModelConfig()}
     # b runs alone 0-5 ms; a joins at 5 ms: a alone for 1 ms (b paused), then both at half
@@ -45,9 +49,31 @@ def test_a_batch_that_joins_a_running_one_has_the_core_for_its_wake_slice():
     # beside a partner that is always busy, a batch takes q + (alone - q) * S, the profiler's fit
     lat = latencies(one_host(prof, configs, {"a": np.array([0.005, 0.105]), "b": np.arange(0.0, 0.3, 0.030)}))
     assert lat["a"] == pytest.approx([0.001 + 0.009 * 2] * 2)
+    # a batch that its instance starts as its previous one ends (a backlog) claims none:
+    # b's first joins a at 1 ms (1 ms alone, 2 ms at half speed), its second follows at
+    # 6 ms at half speed; a does 1 + 5 ms of work by 12 ms and its last 24 ms alone
+    lat = latencies(one_host(backlog, configs, {"a": np.array([0.0]), "b": np.array([0.001, 0.002])}))
+    assert lat["b"] == pytest.approx([0.005, 0.010]) and lat["a"][0] == pytest.approx(0.036)
     # a batch that starts on an empty device has no slice to claim
     lat = latencies(one_host(prof, configs, {"a": np.array([0.0]), "b": np.array([0.5])}))
     assert lat["a"][0] == pytest.approx(0.010) and lat["b"][0] == pytest.approx(0.030)
+
+
+@settings(max_examples=40, deadline=None)
+@given(slice_ms=st.floats(0.0, 5.0), gaps_a=st.lists(st.floats(0.0, 0.03), min_size=1, max_size=40),
+       gaps_b=st.lists(st.floats(0.0, 0.03), min_size=1, max_size=40))
+def test_wake_slices_keep_one_core_work_conserving(slice_ms, gaps_a, gaps_b):
+    """On one fairly shared core the slices only reorder the work: busy time and the last
+    departure are those of processor sharing, and every request is served once."""
+    arrivals = {"a": np.cumsum(gaps_a), "b": np.cumsum(gaps_b)}
+    configs = {"a": ModelConfig(), "b": ModelConfig()}
+    plain = profile({"a": {1: 7.0}, "b": {1: 3.0}}, interference=ONE_CORE)
+    sliced = profile({"a": {1: 7.0}, "b": {1: 3.0}}, interference=ONE_CORE)
+    sliced.wake_slice_ms = slice_ms
+    base, trace = one_host(plain, configs, arrivals), one_host(sliced, configs, arrivals)
+    assert trace.requests.ok.all() and len(trace.batches.size) == len(gaps_a) + len(gaps_b)
+    assert trace.requests.finish_s.max() == pytest.approx(base.requests.finish_s.max(), abs=1e-9)
+    assert trace.host_busy_s[0] == pytest.approx(base.host_busy_s[0], abs=1e-9)
 
 
 def test_no_interference_without_a_matrix():

@@ -23,9 +23,10 @@ busy ones: it preempts them and runs out its slice. Measured on the embedded CPU
 batch beside a busy partner took ``q + (alone - q) * S`` at every batch size (``q`` about
 1 ms, ``S`` about 2), and in Triton's traces of a shared replay the batch that had started
 first was slowed far more by the overlap than the one that joined it. When several
-batches hold a slice, the one that started last runs. Assumptions: the slice is the same
-for every model and counts in wall time from the batch's start; a batch that starts on an
-empty device has no slice to claim.
+batches hold a slice, the one that started last runs. Only a thread that slept claims one:
+a batch that its instance starts the moment its previous batch ends (a backlog) does not,
+nor does a batch that starts on an empty device. Assumptions: the slice is the same for
+every model and counts in wall time from the batch's start.
 
 A batch that starts on an empty device after a batch of another model ran last carries
 that model switch's extra work (``Profile.switch_ms``: the other model's data displaced
@@ -109,8 +110,9 @@ class SharedDevice:
                 batch.remaining -= batch.rate * elapsed
         self.updated = now
 
-    def start(self, batch: RunningBatch) -> None:
-        if self.running and self.table.slice_s:
+    def start(self, batch: RunningBatch, woken: bool) -> None:
+        """Add a batch; ``woken``: its instance was idle before it (its thread slept)."""
+        if woken and self.running and self.table.slice_s:
             batch.slice_end = batch.start + self.table.slice_s
         self.running.append(batch)
         self.counts[batch.model] += 1

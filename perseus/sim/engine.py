@@ -51,7 +51,8 @@ def model_stream(seed: int, name: str, purpose: int) -> np.random.Generator:
 class ModelQueue(DynamicBatcher):
     """A model's batcher on one host, with what the engine needs around it."""
 
-    __slots__ = ("index", "model", "local", "host", "service", "idle", "rested_since", "busy_since", "heat")
+    __slots__ = ("index", "model", "local", "host", "service", "idle", "freed_at", "rested_since", "busy_since",
+                 "heat")
 
     def __init__(self, index: int, model: int, local: int, host: "Host", policy: BatchPolicy, instances: int,
                  service: ServiceTime, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
@@ -62,6 +63,7 @@ class ModelQueue(DynamicBatcher):
         self.host = host
         self.service = service
         self.idle = list(range(instances - 1, -1, -1))   # instance 0 is taken first
+        self.freed_at = [-INF] * instances               # when each instance's last batch ended
         self.rested_since = -INF                         # when its last running batch ended (cold start)
         self.busy_since = 0.0                            # when its current busy period began
         self.heat = 0.0                                  # its duty cycle when its busy period began
@@ -262,6 +264,7 @@ class Engine:
                 q.busy -= 1
                 q.finished += batch.size
                 q.idle.append(batch.instance)
+                q.freed_at[batch.instance] = now
                 if not q.busy:
                     q.rests(now)
                 q.wake = now
@@ -295,7 +298,8 @@ class Engine:
                 q.wakes(now)
             work = service.draw(size) + self._start_extra(q, device)
             q.busy += 1
-            device.start(RunningBatch(q.local, work, q, q.idle.pop(), first, size, now, idle))
+            instance = q.idle.pop()
+            device.start(RunningBatch(q.local, work, q, instance, first, size, now, idle), q.freed_at[instance] < now)
             device.last = q.local
             started = True
         q.wake = q.formation_time() if q.busy < q.instances else INF
