@@ -110,3 +110,8 @@ def test_wake_slice_and_slowdown_fitted_across_batch_sizes():
     drifted.loc[beside_a, "alone_batch_ms"] = drifted.loc[beside_a, "batch_size"].map({1: 2.2, 8: 17.6})
     assert interference_matrix(drifted, q)["a"]["b"] == pytest.approx(
         ((2.8 * 1.1 - 1.2) / (2.2 - 1.2) + (30.8 * 1.1 - 1.2) / (17.6 - 1.2)) / 2, abs=1e-4)
+    # a batch barely longer than the slice says nothing about S: left out of the fit
+    short = frame.copy()
+    short.loc[(short["phase"] == "interference") & (short["model"] == "a") & (short["batch_size"] == 1),
+              "server_batch_ms"] = 1.3
+    assert interference_matrix(short, 1.5)["a"]["b"] == pytest.approx((30.8 - 1.5) / (16.0 - 1.5), abs=1e-4)

@@ -111,7 +111,7 @@ class Settings:
 
 
 FULL = Settings()
-QUICK = Settings(batch_sizes=(1, 4, 8), interference_batch_sizes=(1, 4), min_window_s=0.15, min_requests=3,
+QUICK = Settings(batch_sizes=(1, 2, 4, 8), interference_batch_sizes=(1, 2), min_window_s=0.15, min_requests=3,
                  max_windows=6, think_ms=(0.0, 100.0), cold_requests=5)
 
 

@@ -20,9 +20,9 @@ judged). Conventions, stated once:
   (alone - q) * S`` across batch sizes, the median over pairs weighted towards short
   batches (long ones scatter with the machine's drift);
 * ``interference[a][b]`` = that ``S``: a's batch compute beside busy b less the slice / a's
-  alone less the slice, averaged over the measured batch sizes (without a fitted slice,
-  beside / alone); alone is measured in a window right before each point (the curve's
-  point where a raw table has none);
+  alone less the slice, averaged over the measured batch sizes at least 1.5 slices long
+  (without a fitted slice or such sizes, beside / alone); alone is measured in a window
+  right before each point (the curve's point where a raw table has none);
 * ``queue_delay_lag_ms`` = the server's mean queue time of the ``timer`` point less the
   max queue delay it was loaded with, less the queue time at batch 1 without a batcher;
 * ``front_end_ms`` pools the per-request front ends of the cold-start points measured per
@@ -204,13 +204,15 @@ def wake_slice_ms(frame: pd.DataFrame) -> float | None:
 def interference_matrix(frame: pd.DataFrame, slice_ms: float | None = None) -> dict[str, dict[str, float]]:
     """``matrix[a][b]``: slowdown of a's batch time while b is busy beside it, after a's
     first ``slice_ms`` (its wake slice): the mean over the measured batch sizes of
-    ``(beside - q) / (alone - q)``, sizes no longer than the slice left out."""
+    ``(beside - q) / (alone - q)``, over the sizes whose alone time is at least 1.5 slices
+    (on shorter ones the slice is most of the batch, and the ratio is noise); the mean of
+    ``beside / alone`` without a slice or without such sizes."""
     q = slice_ms or 0.0
     matrix: dict[str, dict[str, float]] = {}
     for (victim, partner), points in _interference_points(frame).items():
-        ratios = [(beside - q) / (alone - q) for alone, beside in points if alone > q]
-        if ratios:
-            matrix.setdefault(victim, {})[partner] = round(max(float(np.mean(ratios)), 1e-3), 4)
+        ratios = [(beside - q) / (alone - q) for alone, beside in points if q and alone >= 1.5 * q]
+        slowdown = float(np.mean(ratios or [beside / alone for alone, beside in points]))
+        matrix.setdefault(victim, {})[partner] = round(max(slowdown, 1e-3), 4)
     return matrix
 
 
