@@ -42,8 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from perseus.config.profile import Profile
-
-INF = float("inf")
+from perseus.sim.batcher import INF
 
 
 class RunningBatch:
