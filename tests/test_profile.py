@@ -42,10 +42,19 @@ def test_quick_profile_has_every_field_of_spec(quick_profile):
         assert set(entry["instance_scaling"]) == {1, 2}
         cold = entry["cold_start"]
         assert len(cold["idle_ms"]) == 2 and cold["idle_ms"][-1] >= 100 and min(cold["overhead_ms"]) > 0
-        alone, busy = entry["front_end_ms"], entry["busy_front_end_ms"]   # measured request by request
-        assert 0 < alone["p50"] <= alone["p95"] <= alone["p99"] and 0 < busy["p50"] <= busy["p95"] <= busy["p99"]
+        alone = entry["front_end_ms"]   # measured request by request
+        assert 0 < alone["p50"] <= alone["p95"] <= alone["p99"]
+        by_core = entry["front_end_by_core_ms"]   # the open-loop replay, traced: no busy probes needed
+        assert "busy_front_end_ms" not in entry and set(by_core) <= {"idle", "busy", "waking"}
+        for state in ("idle", "busy"):   # half the core's time busy: both states have requests
+            stats = by_core[state]
+            assert stats["n"] > 0 and 0 < stats["p5"] <= stats["p50"] <= stats["p95"] <= stats["p99"] < 100
     assert set(raw["switch_ms"]) == set(MODELS) and all(len(row) == 1 for row in raw["switch_ms"].values())
     assert quick_profile.with_suffix(".csv").exists()
+    replayed = pd.read_csv(quick_profile.with_suffix(".frontend.csv"))   # every request, with its trace times
+    assert set(replayed["model"]) == set(MODELS) and replayed["compute_end_s"].notna().all()
+    assert (replayed["received_s"] > replayed["sent_s"]).all() and (replayed["compute_end_s"] < replayed["sent_s"]
+                                                                     + replayed["latency_ms"] / 1e3).all()
 
 
 def test_batch_time_grows_with_batch_size(quick_profile):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from perseus.profile.frontend import MIN_REQUESTS, front_end_by_core, replay_rates
 from perseus.profile.plan import FULL, QUICK, points
 from perseus.profile.rawtable import COLUMNS
 from perseus.profile.stability import is_stable
-from perseus.profile.summary import interference_matrix, model_profiles, switch_matrix, wake_slice_ms
+from perseus.profile.summary import curve_item_ms, interference_matrix, model_profiles, switch_matrix, wake_slice_ms
 
 
 def test_stability_needs_three_windows_within_ten_percent():
@@ -115,3 +116,50 @@ def test_wake_slice_and_slowdown_fitted_across_batch_sizes():
     short.loc[(short["phase"] == "interference") & (short["model"] == "a") & (short["batch_size"] == 1),
               "server_batch_ms"] = 1.3
     assert interference_matrix(short, 1.5)["a"]["b"] == pytest.approx((30.8 - 1.5) / (16.0 - 1.5), abs=1e-4)
+
+
+def test_a_traced_host_replays_for_the_front_end_instead_of_busy_points():
+    models = ["a", "b"]
+    plan = points(models, FULL, traced=True)
+    assert [p for p in plan if p.phase == "busy"] == []
+    replays = [i for i, p in enumerate(plan) if p.phase == "frontend"]
+    assert len(replays) == 1
+    first_reload = min(i for i, p in enumerate(plan) if p.instances > 1)
+    assert replays[0] < first_reload            # every model loaded as the curve measured it
+    assert {p.phase for p in points(models, FULL)} >= {"busy"} and "frontend" not in {p.phase for p in points(models, FULL)}
+
+
+def _replayed(model: str, sent_s: float, front_ms: float, start_s: float, compute_ms: float) -> dict:
+    received = sent_s + front_ms / 2e3
+    end = start_s + compute_ms / 1e3
+    return {"model": model, "scheduled_s": sent_s, "sent_s": sent_s, "received_s": received,
+            "compute_start_s": start_s, "compute_end_s": end, "latency_ms": (end - sent_s) * 1e3 + front_ms / 2}
+
+
+def test_replay_front_end_by_core_state_with_pooling():
+    """Model a: a batch every 100 ms, a request 0.5 ms into it (waking) and one 5 ms into it
+    (busy). Model b: few requests, every one on an idle core; it takes the pooled spreads
+    of the states it has too few requests in."""
+    rows = []
+    for k in range(MIN_REQUESTS):
+        t = k * 0.1
+        rows.append(_replayed("a", t, 1.0, t + 0.0005, 10.0))                  # idle, its batch starts 0.5 ms later
+        rows.append(_replayed("a", t + 0.001, 4.0, t + 0.0105, 2.0))           # waking (batch 0.5 ms old)
+        rows.append(_replayed("a", t + 0.0055, 2.0 + k / MIN_REQUESTS, t + 0.0125, 2.0))   # busy
+    rows.append(_replayed("b", 50.0, 3.0, 50.0005, 1.0))
+    frame = pd.DataFrame(rows)
+    spreads = front_end_by_core(frame, slice_ms=1.0)
+    a, b = spreads["a"], spreads["b"]
+    assert (a["idle"].n, a["waking"].n, a["busy"].n) == (MIN_REQUESTS,) * 3
+    assert a["idle"].p50 == pytest.approx(1.0) and a["waking"].p99 == pytest.approx(4.0)
+    assert a["busy"].p5 == pytest.approx(2.05, abs=0.01) and a["busy"].p95 == pytest.approx(2.95, abs=0.01)
+    assert b["idle"].n == MIN_REQUESTS + 1 and b["idle"].mean == pytest.approx((MIN_REQUESTS + 3.0) / (MIN_REQUESTS + 1), abs=1e-4)
+    assert b["busy"] == a["busy"]               # b had none: a's, the only ones in that state
+    assert front_end_by_core(frame, slice_ms=0.0)["a"].get("waking") is None   # no slice, nothing waking
+
+
+def test_replay_rates_share_the_core_equally():
+    rates = replay_rates({"fast": 2.0, "slow": 20.0}, 0.5)
+    assert rates == {"fast": pytest.approx(125.0), "slow": pytest.approx(12.5)}
+    assert curve_item_ms(pd.DataFrame([_row("curve", "a", 4, 30.0, 33.0), _row("curve", "a", 8, 50.0, 55.0)],
+                                      columns=COLUMNS)) == {"a": pytest.approx(7.5)}

@@ -39,3 +39,14 @@ def test_a_server_that_wrote_no_traces_gives_none(tmp_path):
     assert read_trace(tmp_path / "absent.json").empty
     (tmp_path / "cut.json").write_text('[{"id": 1, "model_na')
     assert read_trace(tmp_path / "cut.json").empty
+
+
+def test_traces_written_on_switching_off_are_read_beside_the_open_file(tmp_path):
+    """Switching tracing off writes FILE.N; FILE itself stays an unclosed array while the
+    server runs. Trace ids restart in each file."""
+    stamps = {"REQUEST_START": 1, "COMPUTE_START": 2, "COMPUTE_END": 3, "REQUEST_END": 4}
+    path = tmp_path / "trace.json"
+    path.write_text(json.dumps(_request(1, "0", stamps))[:-1])          # still being written
+    (tmp_path / "trace.json.0").write_text(json.dumps(_request(1, "1", stamps)))
+    (tmp_path / "trace.json.1").write_text(json.dumps(_request(1, "2", stamps)))
+    assert sorted(read_trace(path)["request_id"]) == ["1", "2"]

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFlo
 from perseus.config.loading import dump_yaml, load_model, write_atomic
 
 ServiceTimeKind = Literal["empirical", "deterministic", "exponential", "lognormal"]
+CoreState = Literal["idle", "busy", "waking"]   # perseus.sim.frontend.CORE_STATES
 
 
 class _Strict(BaseModel):
@@ -34,12 +35,17 @@ class LatencyStats(_Strict):
 
 
 class OverheadStats(_Strict):
-    """Per-request time outside compute (client, network, server front end), in ms."""
+    """Per-request time outside compute (client, network, server front end), in ms, over
+    ``n`` requests where counted."""
 
     mean: float = Field(ge=0)
+    p5: float | None = None
+    p25: float | None = None
     p50: float | None = None
+    p75: float | None = None
     p95: float | None = None
     p99: float | None = None
+    n: int | None = Field(default=None, ge=0)
 
 
 class LinearFit(_Strict):
@@ -94,6 +100,9 @@ class ModelProfile(_Strict):
     # a think time with the model alone, and while another model's batch holds the core
     front_end_ms: OverheadStats | None = None
     busy_front_end_ms: OverheadStats | None = None
+    # the front end of one-item requests in an open-loop replay, by what the core was doing
+    # when each was sent (perseus.sim.frontend); where measured, the simulator draws from it
+    front_end_by_core_ms: dict[CoreState, OverheadStats] | None = None
     # how much later than max_queue_delay_ms a lone request's batch starts: the dynamic
     # batcher's timer and the hand-off to the instance
     queue_delay_lag_ms: float | None = None

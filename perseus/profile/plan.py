@@ -13,7 +13,11 @@ stability windows. Phases:
   model just before costs it (caches refilled);
 * ``busy`` - one-item requests with a think time of ``think_ms`` while ``partner`` is kept
   busy by one closed-loop client of its own: the front end of a request on a core that
-  another model's batch holds (the server's threads wait for it);
+  another model's batch holds (the server's threads wait for it); only where the host
+  has no ``frontend`` phase;
+* ``frontend`` - one point for all models: an open-loop Poisson replay of every model at
+  once with Triton's request traces on (:mod:`perseus.profile.frontend`), on hosts whose
+  traces Perseus reads (embedded ones);
 * ``timer`` - one-item requests with a think time of ``think_ms``, the model loaded with
   the dynamic batcher and a max queue delay of ``Settings.timer_delay_ms``: each request
   waits alone for the delay, and the server's queue time shows how late the batcher's
@@ -30,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Phase = Literal["curve", "coldstart", "switch", "busy", "timer", "scaling", "interference"]
+Phase = Literal["curve", "coldstart", "switch", "busy", "frontend", "timer", "scaling", "interference"]
 PER_REQUEST_THINK_MS = 10.0   # think times long enough for a statistics snapshot inside
 NEIGHBOUR_BATCH = 3  # batch size of the neighbour's load: never a measured size, so the
                      # server's batch_stats keep the measured model's batches apart on self-pairs
@@ -62,6 +66,8 @@ class Point:
             return f"{self.model} right after {self.partner}"
         if self.phase == "busy":
             return f"{self.model} front end beside busy {self.partner}"
+        if self.phase == "frontend":
+            return "front end in an open-loop replay"
         if self.phase == "timer":
             return f"{self.model} batcher delay timer"
         return f"{self.model} batch {self.batch_size} beside busy {self.partner}"
@@ -96,6 +102,8 @@ class Settings:
     cold_requests: int = 25   # per window of a cold-start point: a cold batch is noisy
     probe_think_ms: float = 10.0   # think time of the busy and timer points
     timer_delay_ms: float = 2.0
+    replay_s: float = 45.0            # the frontend phase's replay
+    replay_utilization: float = 0.5   # of the core, shared equally by the models
 
     def queue_delay_ms(self, point: "Point") -> float | None:
         """The batcher delay the point's model is loaded with (None: no dynamic batcher)."""
@@ -112,16 +120,19 @@ class Settings:
 
 FULL = Settings()
 QUICK = Settings(batch_sizes=(1, 2, 4, 8), interference_batch_sizes=(1, 2), min_window_s=0.15, min_requests=3,
-                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5)
+                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5, replay_s=5.0)
 
 
-def points(models: list[str], settings: Settings) -> list[Point]:
+def points(models: list[str], settings: Settings, traced: bool = False) -> list[Point]:
     """Every point, grouped so that each model is reloaded only twice: to two instances,
-    then to one with the dynamic batcher (the timer point), where it stays."""
+    then to one with the dynamic batcher (the timer point), where it stays. A ``traced``
+    host measures the front end by the ``frontend`` replay instead of ``busy`` points."""
     plan = [Point("curve", m, b) for m in models for b in settings.batch_sizes]
     plan += [Point("coldstart", m, 1, think_ms=t) for m in models for t in settings.think_ms]
     plan += [Point("switch", a, 1, 1, b) for a in models for b in models if b != a]
-    if len(models) > 1:   # the next model holds the core
+    if traced:
+        plan.append(Point("frontend", "", 1))
+    elif len(models) > 1:   # the next model holds the core
         plan += [Point("busy", m, 1, 1, models[(i + 1) % len(models)], settings.probe_think_ms)
                  for i, m in enumerate(models)]
     plan += [Point("scaling", m, settings.scaling_batch_size, 1) for m in models]

@@ -47,6 +47,16 @@ def window_row(point: Point, index: int, window: Window, queue_delay_ms: float =
     }
 
 
+def marker_row(point: Point, requests: int, wall_s: float) -> dict[str, object]:
+    """The one row of a point whose measurements are kept elsewhere (the ``frontend``
+    replay's requests): it marks the point done."""
+    row: dict[str, object] = {column: float("nan") for column in COLUMNS}
+    row.update(key=point.key, phase=point.phase, model=point.model, batch_size=point.batch_size,
+               instances=point.instances, partner=point.partner, think_ms=point.think_ms, window=0,
+               requests=requests, wall_s=wall_s, queue_delay_ms=0.0)
+    return row
+
+
 def _front_end(values: np.ndarray | None) -> dict[str, float]:
     """Per-request front end of the window (NaN where it was not measured per request)."""
     if values is None or not len(values):

@@ -18,16 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from perseus.config.hosts import Host
+from perseus.config.loading import write_atomic
 from perseus.config.profile import Hardware, Profile, save_profile
 from perseus.config.scenario import ModelConfig
 from perseus.errors import InputError
 from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, random_batch
 from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
-from perseus.profile.rawtable import RawTable, window_row
+from perseus.profile.frontend import front_end_by_core, measure_front_end, replay_rates
+from perseus.profile.rawtable import RawTable, marker_row, window_row
 from perseus.profile.stability import is_stable
-from perseus.profile.summary import interference_matrix, model_profiles, switch_matrix, wake_slice_ms
+from perseus.profile.summary import curve_item_ms, interference_matrix, model_profiles, switch_matrix, wake_slice_ms
+from perseus.replay import Endpoint
 from perseus.triton.client import TritonClient
 from perseus.triton.cores import pinned_away_from
 from perseus.triton.control import ModelControl
@@ -45,6 +49,7 @@ class Target:
     url: str
     hardware: Hardware
     cores: list[int] | None = None   # where the server runs; the load generator avoids them
+    trace_file: Path | None = None   # where the server writes request traces (embedded hosts)
 
     def client(self) -> TritonClient:
         return TritonClient.for_host(self.name, self.host, None if self.url == self.host.url else self.url)
@@ -122,7 +127,7 @@ def alone_batch_ms(gen: LoadGenerator, point: Point, shape: tuple[int, ...], set
 def run_profile(target: Target, models: list[str], settings: Settings, out: Path, *, resume: bool,
                 progress: Progress, warn: Warn, command: str | None = None) -> Profile:
     """Measure every point not yet in the checkpoint, then write the profile."""
-    raw_path = out.with_suffix(".csv")
+    raw_path, front_path = out.with_suffix(".csv"), out.with_suffix(".frontend.csv")
     table = RawTable.resume(raw_path) if resume else RawTable(raw_path)
     gen = LoadGenerator(target.client, max_concurrency=2 * max(settings.instance_counts))
     control = ModelControl(gen.control, warn)
@@ -135,21 +140,23 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
         for model in models:
             control.configure(model, profiling_settings(settings, 1))
         shapes = {m: input_shape(gen.control.model_config(m)) for m in models}
-        plan = points(models, settings)
+        plan = points(models, settings, traced=target.trace_file is not None)
         with pinned_away_from(target.cores):
-            _measure_all(gen, target, control, plan, shapes, settings, table, progress, warn)
+            _measure_all(gen, target, control, plan, shapes, settings, table, front_path, progress)
         control.restore()
     finally:
         gen.close()
     frame = table.frame()
     slice_ms = wake_slice_ms(frame)
+    replayed = (frame["phase"] == "frontend").any() and front_path.exists()
+    front_ends = front_end_by_core(pd.read_csv(front_path), slice_ms) if replayed else {}
     profile = Profile(
         host=target.name,
         hardware=target.hardware,
         triton_version=_version(target),
         measured_at=datetime.now(timezone.utc).replace(microsecond=0),
         command=command,
-        models=model_profiles(frame, {m: int(np.prod(s)) * 4 for m, s in shapes.items()}),
+        models=model_profiles(frame, {m: int(np.prod(s)) * 4 for m, s in shapes.items()}, front_ends),
         interference=interference_matrix(frame, slice_ms),
         wake_slice_ms=slice_ms,
         switch_ms=switch_matrix(frame),
@@ -167,13 +174,16 @@ def _version(target: Target) -> str | None:
 
 
 def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan: list[Point],
-                 shapes: dict[str, tuple[int, ...]], settings: Settings, table: RawTable, progress: Progress,
-                 warn: Warn) -> None:
+                 shapes: dict[str, tuple[int, ...]], settings: Settings, table: RawTable, front_path: Path,
+                 progress: Progress) -> None:
     done = table.done()
     loaded = {m: profiling_settings(settings, 1) for m in shapes}
     for index, point in enumerate(plan):
         progress(point, index, len(plan))
         if point.key in done:
+            continue
+        if point.phase == "frontend":   # every model, as the curve measured it
+            _replay_front_end(target, point, shapes, settings, table, front_path)
             continue
         for model in dict.fromkeys(m for m in (point.model, point.partner) if m):   # others stay as they are
             wanted = point_settings(point, model, settings)
@@ -196,6 +206,17 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
             rows, stable = measure_point(gen, target, point, shapes[point.model], settings)
         table.add_point(rows, stable)
     progress(plan[-1], len(plan), len(plan))
+
+
+def _replay_front_end(target: Target, point: Point, shapes: dict[str, tuple[int, ...]], settings: Settings,
+                      table: RawTable, path: Path) -> None:
+    """The ``frontend`` point: its requests go to ``path``, a row marking it done to the table.
+    The plan puts it where every model is loaded as the curve measured it."""
+    rates = replay_rates(curve_item_ms(table.frame()), settings.replay_utilization)
+    endpoint = Endpoint(target.name, target.url, target.host, shapes, target.trace_file)
+    requests = measure_front_end(endpoint, target.client, rates, settings.replay_s)
+    write_atomic(path, requests.to_csv(index=False, float_format="%.6f"))
+    table.add_point([marker_row(point, len(requests), settings.replay_s)], True)
 
 
 def partner_load(point: Point, shape: tuple[int, ...]) -> tuple[np.ndarray, int]:

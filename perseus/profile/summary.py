@@ -27,7 +27,8 @@ judged). Conventions, stated once:
   max queue delay it was loaded with, less the queue time at batch 1 without a batcher;
 * ``front_end_ms`` pools the per-request front ends of the cold-start points measured per
   request (the model alone after a think time), ``busy_front_end_ms`` those of the
-  ``busy`` point (another model holding the core).
+  ``busy`` point (another model holding the core); ``front_end_by_core_ms`` comes from the
+  ``frontend`` replay (:mod:`perseus.profile.frontend`).
 """
 
 from __future__ import annotations
@@ -86,8 +87,21 @@ def linear_fit(curve: dict[int, LatencyStats]) -> LinearFit | None:
                      r2=round(float(result.rvalue**2), 5))
 
 
-def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str, ModelProfile]:
-    """The per-model part of a profile from every finished point."""
+def curve_item_ms(frame: pd.DataFrame) -> dict[str, float]:
+    """Each model's compute per item at the curve's smallest batch size (ms)."""
+    smallest: dict[str, tuple[int, float]] = {}
+    for rows in point_rows(frame).values():
+        first = rows.iloc[0]
+        size = int(first["batch_size"])
+        if first["phase"] == "curve" and size < smallest.get(first["model"], (size + 1, 0.0))[0]:
+            smallest[first["model"]] = (size, _server_batch_ms(rows) / size)
+    return {model: ms for model, (_, ms) in smallest.items()}
+
+
+def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
+                   front_ends: dict[str, dict[str, OverheadStats]] | None = None) -> dict[str, ModelProfile]:
+    """The per-model part of a profile from every finished point, and the ``frontend``
+    replay's spreads where it was measured (:func:`perseus.profile.frontend.front_end_by_core`)."""
     profiles = {}
     for model, points in _by_model_and_phase(point_rows(frame)).items():
         curve_rows = {int(rows.iloc[0]["batch_size"]): rows for rows in points.get("curve", [])}
@@ -105,6 +119,7 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int]) -> dict[str
             cold_start=cold_start(points.get("coldstart", [])),
             front_end_ms=front_end(points.get("coldstart", [])),
             busy_front_end_ms=front_end(points.get("busy", [])),
+            front_end_by_core_ms=(front_ends or {}).get(model),
             queue_delay_lag_ms=queue_delay_lag(points.get("timer", []), curve_rows.get(1)),
         )
     return profiles

@@ -38,6 +38,7 @@ from perseus.config.profile import Profile
 from perseus.config.scenario import HostPlacement, RouterKind
 from perseus.sim.batcher import INF, BatchPolicy, DynamicBatcher
 from perseus.sim.device import RunningBatch, SharedDevice, SlowdownTable
+from perseus.sim.frontend import core_states
 from perseus.sim.router import least_outstanding, static_assignment
 from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
 from perseus.sim.trace import BatchTable, RequestTable, SimTrace
@@ -135,6 +136,7 @@ class Engine:
         self.hosts: list[Host] = []
         self.queues: list[ModelQueue] = []
         self.replicas: dict[int, list[tuple[Host, BatchPolicy, ServiceTime, int]]] = {}
+        self.wake_slice_s: list[float] = []
         for h, (placement, group) in enumerate(zip(hosts, groups)):
             self._add_host(h, self.envs[group], placement, profiles[placement.host_type], seed)
         for m, name in enumerate(self.models):
@@ -151,6 +153,7 @@ class Engine:
         table = SlowdownTable(profile, names, [c.instances for c in placement.models.values()])
         host = Host(h, env, names, SharedDevice(table))
         self.hosts.append(host)
+        self.wake_slice_s.append((profile.wake_slice_ms or 0.0) / 1e3)   # classifies front ends
         for name, config in placement.models.items():
             lag_ms = profile.models[name].queue_delay_lag_ms or 0.0
             policy = BatchPolicy.of(config, lag_ms / 1e3)
@@ -347,7 +350,7 @@ class Engine:
         end = [np.full(len(a), np.nan) for a in self.arrivals]
         batch = [np.zeros(len(a), dtype=np.int32) for a in self.arrivals]
         host_of_queue = np.array([q.host.index for q in self.queues], dtype=np.int32)
-        busy_at = [_busy_at(log, host_of_queue, h) for h in range(len(self.hosts))]
+        state_at = [_state_at(log, host_of_queue, h, self.wake_slice_s[h]) for h in range(len(self.hosts))]
         for q in self.queues:
             rows = np.flatnonzero(log["queue"] == q.index)
             rows = rows[np.argsort(log["first"][rows], kind="stable")]
@@ -355,7 +358,7 @@ class Engine:
             ids = q.ids[: int(sizes.sum())]
             m = q.model
             mean = np.repeat(q.service.overheads(sizes, log["idle"][rows]), sizes)
-            front_end = q.service.front_ends(mean, busy_at[q.host.index](self.arrivals[m][ids]))
+            front_end = q.service.front_ends(mean, state_at[q.host.index](self.arrivals[m][ids]))
             finish[m][ids] = np.repeat(log["end"][rows], sizes) + front_end
             start[m][ids] = np.repeat(log["start"][rows], sizes)
             end[m][ids] = np.repeat(log["end"][rows], sizes)
@@ -384,18 +387,11 @@ class Engine:
                           instance=log["instance"], size=log["size"], start_s=log["start"], end_s=log["end"])
 
 
-def _busy_at(log: dict[str, np.ndarray], host_of_queue: np.ndarray, host: int):
-    """A function telling, for times, whether a batch was executing on ``host`` then."""
+def _state_at(log: dict[str, np.ndarray], host_of_queue: np.ndarray, host: int, slice_s: float):
+    """A function giving, for times, the state of ``host``'s core then (idle, busy, waking)."""
     rows = np.flatnonzero(host_of_queue[log["queue"]] == host)
-    order = rows[np.argsort(log["start"][rows], kind="stable")]
-    starts = log["start"][order]
-    reach = np.maximum.accumulate(log["end"][order])   # the latest end among batches started so far
-
-    def busy(times: np.ndarray) -> np.ndarray:
-        i = np.searchsorted(starts, times, side="left") - 1   # batches that started before
-        return (i >= 0) & (reach[np.maximum(i, 0)] > times)
-
-    return busy
+    starts, ends = log["start"][rows], log["end"][rows]
+    return lambda times: core_states(starts, ends, times, slice_s)
 
 
 def linked_groups(hosts: list[HostPlacement], routers: dict[str, RouterKind]) -> list[int]:

@@ -47,6 +47,12 @@ the mean alone): the server's threads that receive and answer it wait for the co
 Assumption: whether the core is busy when the request arrives decides it, and the
 front-end delays do not change which batch it joins.
 
+Where the profile measured the front end in an open-loop replay (``front_end_by_core_ms``,
+:mod:`perseus.sim.frontend`), that replaces all of the above: each request's overhead is a
+draw from the spread of the core's state when it arrived (idle, busy, waking), through
+quantile knots at the measured p5 ... p99 (tails extended linearly), whatever its batch
+size or its model's rest. The knots keep the measured quantiles, not the mean.
+
 Draws come from the model's own random stream, a chunk of standardised variates (mean
 one) at a time, so that a draw is one multiplication.
 """
@@ -59,6 +65,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from perseus.config.profile import ColdStart, LatencyStats, ModelProfile, OverheadStats
+from perseus.sim.frontend import CORE_STATES, IDLE
 
 _CHUNK = 4096
 HEAT_MEMORY_S = 1.0   # time constant of a model's heat (see the module docstring)
@@ -75,6 +82,7 @@ class ServiceTime:
         self.rng = rng
         self.front_rng = front_rng
         self._front, self._busy_front = _front_end_spreads(profile)
+        self._by_core = _by_core_knots(profile)
         sizes = sorted(profile.batch_latency_ms)
         self.means = [mean_ms(profile, sizes, k) / 1e3 for k in range(max_batch + 1)]
         self.overhead_s = np.array([overhead_ms(profile, k) / 1e3 for k in range(max_batch + 1)])
@@ -123,15 +131,24 @@ class ServiceTime:
             return np.interp(idle_s, self._idle_s, self._cold_overhead_s)
         return self.overhead_s[sizes]
 
-    def front_ends(self, mean_s: np.ndarray, busy: np.ndarray) -> np.ndarray:
-        """Each request's overhead from its mean ``mean_s`` (s) and whether its host was
-        busy when it arrived."""
-        if self._front is None or self.front_rng is None:
+    def front_ends(self, mean_s: np.ndarray, states: np.ndarray) -> np.ndarray:
+        """Each request's overhead (s) from its mean ``mean_s`` and the state of its host's
+        core when it arrived (:data:`perseus.sim.frontend.CORE_STATES`)."""
+        if self.front_rng is None:
+            return mean_s
+        if self._by_core is not None:
+            u = self.front_rng.random(len(states))
+            drawn = np.empty(len(states))
+            for state, (levels, values) in enumerate(self._by_core):
+                here = states == state
+                drawn[here] = np.interp(u[here], levels, values)
+            return drawn
+        if self._front is None:
             return mean_s
         u = self.front_rng.random(len(mean_s))
         spread = np.interp(u, _KNOTS, self._front)
         if self._busy_front is not None:
-            spread = np.where(busy, np.interp(u, _KNOTS, self._busy_front), spread)
+            spread = np.where(states != IDLE, np.interp(u, _KNOTS, self._busy_front), spread)
         return mean_s * spread
 
     def _standard(self, shape: tuple[float, ...]) -> list[float]:
@@ -223,6 +240,30 @@ def _front_end_spreads(profile: ModelProfile) -> tuple[np.ndarray | None, np.nda
     if busy is None or busy.p50 is None or busy.p95 is None:
         return values / mean, None
     return values / mean, _knots(busy) / mean
+
+
+_FINE_KNOTS = np.array([0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0])
+
+
+def _by_core_knots(profile: ModelProfile) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per core state (in :data:`CORE_STATES` order): quantile levels and front ends (s);
+    a state the profile lacks takes the idle spread."""
+    measured = profile.front_end_by_core_ms
+    if not measured or "idle" not in measured:
+        return None
+    return [_front_end_knots(measured.get(state, measured["idle"])) for state in CORE_STATES]
+
+
+def _front_end_knots(stats: OverheadStats) -> tuple[np.ndarray, np.ndarray]:
+    """Levels and values (s) through the measured quantiles, the tails extended linearly."""
+    if None in (stats.p5, stats.p25, stats.p50, stats.p75, stats.p95, stats.p99):
+        if stats.p50 is None or stats.p95 is None:
+            return np.array([0.0, 1.0]), np.array([stats.mean, stats.mean]) / 1e3
+        return _KNOTS, _knots(stats) / 1e3
+    p = [stats.p5, stats.p25, stats.p50, stats.p75, stats.p95, stats.p99]
+    low = max(p[0] - (p[1] - p[0]) / 4, 0.0)
+    high = p[-1] + (p[-1] - p[-2])
+    return _FINE_KNOTS, np.maximum.accumulate(np.array([low, *p, high])) / 1e3
 
 
 def _lognormal_sigma(stats: LatencyStats) -> float:

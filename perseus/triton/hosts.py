@@ -1,14 +1,17 @@
 """Turning a host of the inventory into a running, reachable Triton server.
 
-An embedded host is started here (or an already running ``perseus serve`` on the
-default ports is used); a remote host must answer within the connect timeout.
+An embedded host is started here, writing request traces to a file of its own (or an
+already running ``perseus serve`` on the default ports is used, untraced); a remote host
+must answer within the connect timeout.
 """
 
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from perseus.config.hosts import Host
 from perseus.config.profile import Hardware
@@ -51,9 +54,11 @@ def open_target(name: str, host: Host, models: list[str], max_batch_size: int) -
     settings = {m: ModelConfig(max_batch_size=max_batch_size) for m in models}
     kind = "KIND_GPU" if host.device == "gpu" else "KIND_CPU"
     hardware = gpu_hardware() if host.device == "gpu" else hardware_of_this_machine(host.cores)
-    with EmbeddedServer(models, settings=settings, cores=cores, name=name, resolution=host.resolution,
-                        kind=kind) as server:
-        yield Target(name, host, server.grpc_url, hardware, cores=cores)
+    with tempfile.TemporaryDirectory(prefix="perseus-traces-") as traces:
+        trace_file = Path(traces) / "trace.json"
+        with EmbeddedServer(models, settings=settings, cores=cores, name=name, resolution=host.resolution,
+                            kind=kind, trace_file=trace_file) as server:
+            yield Target(name, host, server.grpc_url, hardware, cores=cores, trace_file=trace_file)
 
 
 def gpu_hardware() -> Hardware:

@@ -8,10 +8,13 @@ the server's steady clock - ``CLOCK_MONOTONIC``, the clock of Python's
 The statistics API gives only sums; the traces give each request, which is what splits a
 latency into front end, queue and compute.
 
-The trace file is fixed when the server starts (the API cannot move it) and is written
-when the server shuts down, so tracing is for servers Perseus starts itself. It starts
-switched off, and :func:`trace_settings` switch it on for the requests of interest only.
-A request sent with a ``request_id`` carries it into its trace.
+The trace file is fixed when the server starts (the API cannot move it), so tracing is
+for servers Perseus starts itself. It starts switched off, and :func:`trace_settings`
+switch it on for the requests of interest only. While on, nothing is written (a log
+frequency larger than any run); switching off sets the log frequency to 0, which makes
+the server write the traces collected so far to a file of their own, ``FILE.N`` (the
+plain ``FILE`` stays an unclosed JSON array until the server exits). A request sent with
+a ``request_id`` carries it into its trace.
 """
 
 from __future__ import annotations
@@ -34,28 +37,33 @@ def server_flags(path: Path) -> list[str]:
             "--trace-config=count=-1", "--trace-config=log_frequency=0"]
 
 
-def trace_settings(on: bool) -> dict[str, list[str]]:
+HOLD = 1 << 30   # log frequency while tracing: write nothing until switched off
+
+
+def trace_settings(on: bool) -> dict[str, list[str] | str]:
     """The trace settings that switch a running server's tracing on (every request,
-    timestamps) or off."""
-    return {"trace_level": ["TIMESTAMPS" if on else "OFF"]}
+    timestamps, nothing written yet) or off (what was collected written out)."""
+    return {"trace_level": ["TIMESTAMPS" if on else "OFF"], "log_frequency": str(HOLD if on else 0)}
 
 
 def read_trace(path: Path) -> pd.DataFrame:
-    """One row per traced request (:data:`COLUMNS`); empty when nothing was traced or the
-    server died before writing its traces."""
-    try:
-        entries = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return pd.DataFrame(columns=COLUMNS)
-    rows: dict[int, dict[str, Any]] = {}
-    for entry in entries:
-        row = rows.setdefault(entry["id"], {})
-        if "model_name" in entry:
-            row["model"] = entry["model_name"]
-            row["request_id"] = entry.get("request_id", "")
-        for stamp in entry.get("timestamps", []):
-            column = STAMPS.get(stamp["name"])
-            if column is not None:
-                row[column] = stamp["ns"]
+    """One row per traced request (:data:`COLUMNS`) in every file the server wrote for
+    ``path`` so far; empty when nothing was traced or written (a server that died before
+    writing). A file still being written is left out."""
+    rows: dict[tuple[str, int], dict[str, Any]] = {}   # by file and trace id
+    for file in [path, *sorted(path.parent.glob(path.name + ".*"))]:
+        try:
+            entries = json.loads(file.read_text())
+        except (OSError, ValueError):
+            continue
+        for entry in entries:
+            row = rows.setdefault((file.name, entry["id"]), {})
+            if "model_name" in entry:
+                row["model"] = entry["model_name"]
+                row["request_id"] = entry.get("request_id", "")
+            for stamp in entry.get("timestamps", []):
+                column = STAMPS.get(stamp["name"])
+                if column is not None:
+                    row[column] = stamp["ns"]
     frame = pd.DataFrame(list(rows.values()), columns=COLUMNS)
     return frame.astype({column: np.float64 for column in STAMPS.values()})

@@ -1,0 +1,130 @@
+"""The front end as an open-loop replay meets it: the profile's ``frontend`` phase.
+
+The closed-loop probes (``coldstart`` and ``busy`` points) time the front end of requests
+that the profiler's synchronous client sends when it chooses. ``validate`` replays a
+schedule with an asyncio client, and its requests land wherever the core happens to be:
+idle, in the first moments of a batch, or deep in one. On the embedded host that made
+the front end 1.1-1.25 ms on average with a p95 of 2.1-3.3 ms in the replays, where the
+probes had measured 1.0-1.1 ms and 1.2-1.3 ms (``perseus.sim.frontend`` has the split).
+
+So every profiled model gets a Poisson stream, all at once, each at an equal share of
+``Settings.replay_utilization`` of the core (rate = share / its batch-1 compute on the
+curve), for ``Settings.replay_s``, sent by ``validate``'s own replay code
+(:mod:`perseus.replay`) with Triton's request traces on. A request's front end is its
+latency less the server's time from receiving it to its batch's end. The requests with
+their trace times are kept beside the profile, ``NAME.frontend.csv`` in the columns of
+``validate``'s requests CSV, and summarised by :func:`front_end_by_core` into each model's
+``front_end_by_core_ms``, by the core's state when the request was sent, with the host's
+wake slice. A state in which a model has fewer than ``MIN_REQUESTS`` requests takes the
+requests of every model in that state: at 0.5 utilisation a model with 30 ms batches
+sends a few hundred requests in 45 s, and only a few percent land in a waking core.
+
+Only hosts whose traces Perseus can read have this phase: embedded ones that it starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from perseus.config.profile import OverheadStats
+from perseus.errors import HostError
+from perseus.replay import Endpoint, LiveRouter, ReplayLog, merge_arrivals, replay
+from perseus.sim.frontend import CORE_STATES, core_states
+from perseus.triton.client import TritonClient
+from perseus.triton.trace import read_trace
+
+MIN_REQUESTS = 200
+TRACE_WAIT_S = 15.0       # the server writes the traces once tracing is off and they are done
+QUANTILES = (5, 25, 50, 75, 95, 99)
+COLUMNS = ["model", "scheduled_s", "sent_s", "latency_ms", "received_s", "compute_start_s", "compute_end_s"]
+
+
+def replay_rates(batch1_ms: dict[str, float], utilization: float) -> dict[str, float]:
+    """Requests per second of each model: an equal share of ``utilization`` of one core."""
+    share = utilization / len(batch1_ms)
+    return {model: share / (ms / 1e3) for model, ms in batch1_ms.items()}
+
+
+def poisson_schedule(rates: dict[str, float], duration_s: float, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    schedule = {}
+    for model, rate in rates.items():
+        gaps = rng.exponential(1.0 / rate, int(rate * duration_s * 1.5 + 50))
+        times = np.cumsum(gaps)
+        schedule[model] = times[times < duration_s]
+    return schedule
+
+
+def measure_front_end(endpoint: Endpoint, client_of_host: Callable[[], TritonClient], rates: dict[str, float],
+                      duration_s: float) -> pd.DataFrame:
+    """Replay Poisson streams at ``rates`` to ``endpoint`` with traces on; every request
+    with its trace times (:data:`COLUMNS`). A failed request stops the phase with the
+    host's error."""
+    assert endpoint.trace_file is not None
+    models, index, times = merge_arrivals(poisson_schedule(rates, duration_s))
+    log = ReplayLog(models, index, times)
+    client = client_of_host()
+    try:
+        client.set_tracing(True)
+        try:
+            replay([endpoint], log, LiveRouter({m: [0] for m in range(len(models))}, {}, 0))
+        finally:
+            client.set_tracing(False)
+    finally:
+        client.close()
+    if log.errors:
+        first = next(iter(log.errors.values()))
+        raise HostError(f"{len(log.errors)} request(s) of the front-end replay failed (first: {first})",
+                        host=endpoint.name, url=endpoint.url)
+    log.add_traces(_wait_for_traces(endpoint.trace_file, len(times), endpoint))
+    return pd.DataFrame({
+        "model": [models[m] for m in log.model], "scheduled_s": log.scheduled_s, "sent_s": log.sent_s,
+        "latency_ms": (log.finish_s - log.sent_s) * 1e3, "received_s": log.received_s,
+        "compute_start_s": log.start_s, "compute_end_s": log.end_s,
+    })
+
+
+def _wait_for_traces(path: Path, expected: int, endpoint: Endpoint) -> pd.DataFrame:
+    """The traces of the replay, once the server has written all ``expected`` of them."""
+    deadline = time.monotonic() + TRACE_WAIT_S
+    while True:
+        traces = read_trace(path)
+        if len(traces) >= expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    if len(traces) < expected:
+        raise HostError(f"the server wrote {len(traces)} of {expected} request traces to {path} "
+                        f"within {TRACE_WAIT_S:g} s", host=endpoint.name, url=endpoint.url)
+    return traces
+
+
+def front_end_by_core(requests: pd.DataFrame, slice_ms: float | None) -> dict[str, dict[str, OverheadStats]]:
+    """Each model's front-end spread per core state (see the module docstring)."""
+    traced = requests.dropna(subset=["received_s", "compute_start_s", "compute_end_s", "latency_ms"])
+    if traced.empty:
+        return {}
+    batches = traced.groupby(["model", "compute_start_s"], as_index=False)["compute_end_s"].max()
+    states = core_states(batches["compute_start_s"].to_numpy(), batches["compute_end_s"].to_numpy(),
+                         traced["sent_s"].to_numpy(), (slice_ms or 0.0) / 1e3)
+    front = traced["latency_ms"].to_numpy() - (traced["compute_end_s"] - traced["received_s"]).to_numpy() * 1e3
+    frame = pd.DataFrame({"model": traced["model"].to_numpy(), "state": np.asarray(CORE_STATES)[states],
+                          "front_ms": front})
+    result: dict[str, dict[str, OverheadStats]] = {}
+    for model in frame["model"].unique():
+        result[model] = {}
+        for state in CORE_STATES:
+            own = frame[(frame["model"] == model) & (frame["state"] == state)]["front_ms"]
+            values = own if len(own) >= MIN_REQUESTS else frame[frame["state"] == state]["front_ms"]
+            if len(values):
+                result[model][state] = _stats(values.to_numpy())
+    return result
+
+
+def _stats(values: np.ndarray) -> OverheadStats:
+    quantiles = {f"p{q}": round(float(np.percentile(values, q)), 4) for q in QUANTILES}
+    return OverheadStats(mean=round(float(max(values.mean(), 0.0)), 4), n=len(values), **quantiles)

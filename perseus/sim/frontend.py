@@ -1,0 +1,52 @@
+"""What the core was doing when a request arrived: the class its front end is drawn from.
+
+A request's front end (the client, the network and the server's gRPC threads, both ways)
+runs on the core the batches run on. Triton's request traces of open-loop replays on the
+embedded host (``bench_validate.py --keep``, a run of 2026-11-29 05:00: ResNet-18 alone, and
+MobileNetV2 beside ResNet-18 on one core) split it by the core's state when the request
+was sent, the same way for both models and every workload:
+
+* ``idle`` - no batch executing: mean 1.12-1.21 ms, p95 1.8-2.5 ms;
+* ``waking`` - the youngest executing batch started less than the host's wake slice
+  (``Profile.wake_slice_ms``) before: its thread has the core to itself, and the request
+  waits for more than the slice's remainder: mean 1.9-2.2 ms, p95 4.5-5.6 ms;
+* ``busy`` - batches execute, none that young: the core is awake, so the median is
+  shorter than idle (0.8-0.9 ms), but a request that must wait for the core waits long
+  (p95 3.1-3.9 ms).
+
+The same rule classifies a live request (from the traces' batch times, in the profiler)
+and a simulated one (from the simulated batches), so that the spreads the profiler
+measures are drawn where they were measured. Assumption: only the arrival matters; the
+core's state when the response leaves changed the egress by less than 0.1 ms on average
+in those traces.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IDLE, BUSY, WAKING = 0, 1, 2
+CORE_STATES = ("idle", "busy", "waking")
+
+
+def core_states(starts: np.ndarray, ends: np.ndarray, times: np.ndarray, slice_s: float) -> np.ndarray:
+    """For each of ``times``, the state of a core that executed batches ``[starts[i], ends[i])``
+    (any order): ``WAKING`` when a batch executing then started less than ``slice_s``
+    before, else ``BUSY`` when one executes, else ``IDLE``. A batch that starts at the
+    very time (the request's own, on an idle core) does not count."""
+    order = np.argsort(starts, kind="stable")
+    starts, ends = np.asarray(starts, dtype=float)[order], np.asarray(ends, dtype=float)[order]
+    times = np.asarray(times, dtype=float)
+    states = np.full(len(times), IDLE, dtype=np.int8)
+    if not len(starts):
+        return states
+    started = np.searchsorted(starts, times, side="left")     # batches started before
+    reach = np.maximum.accumulate(ends)                         # the latest end among them
+    states[(started > 0) & (reach[np.maximum(started - 1, 0)] > times)] = BUSY
+    young = np.searchsorted(starts, times - slice_s, side="right")   # first batch inside the slice
+    for k in range(int(np.max(started - young, initial=0))):
+        index = young + k
+        inside = index < started
+        executing = inside & (ends[np.minimum(index, len(ends) - 1)] > times)
+        states[executing] = WAKING
+    return states
