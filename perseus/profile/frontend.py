@@ -16,8 +16,8 @@ their trace times are kept beside the profile, ``NAME.frontend.csv`` in the colu
 ``validate``'s requests CSV, and summarised by :func:`front_end_by_core` into each model's
 ``front_end_by_core_ms``, by the core's state when the request was sent, with the host's
 wake slice. A state in which a model has fewer than ``MIN_REQUESTS`` requests takes the
-requests of every model in that state: at 0.5 utilisation a model with 30 ms batches
-sends a few hundred requests in 45 s, and only a few percent land in a waking core.
+requests of every model in that state: at 0.5 utilisation VGG-11 (32 ms batches) sent
+199 requests in 45 s here, and 9% of all requests landed in a waking core.
 
 Only hosts whose traces Perseus can read have this phase: embedded ones that it starts.
 """
