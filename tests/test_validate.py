@@ -17,6 +17,7 @@ import yaml
 
 from perseus.config.scenario import ModelConfig
 from perseus.triton.server import EmbeddedServer
+from perseus.validate.compare import union_length
 from triton_helpers import hosts_file, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,11 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     answered = traced.sent_s + traced.latency_ms / 1e3   # the server stamps COMPUTE_END after sending
     assert (answered > traced.compute_start_s).all() and (answered > traced.compute_end_s).mean() > 0.9
     assert "placement one" in result.stdout
+    busy = union_length(traced.compute_start_s.to_numpy(), traced.compute_end_s.to_numpy(), data["warmup_s"],
+                        data["duration_s"])   # the host's busy time, as the simulator counts it
+    utilization = data["placements"]["one"]["host_utilization"]
+    assert utilization["measured"][0] == pytest.approx(busy / (data["duration_s"] - data["warmup_s"]), rel=1e-3)  # CSV: µs
+    assert 0 < utilization["simulated"][0] < 1
 
 
 def test_fail_above_makes_the_exit_status_1(tmp_path):

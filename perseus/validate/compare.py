@@ -66,3 +66,13 @@ def stage_summary(table: RequestTable, model: str, window: Window) -> dict[str, 
     stages = {"front_end": table.latency_s[mask] - queue - compute, "queue": queue, "compute": compute}
     return {name: {"mean": float(values.mean() * 1e3), "p95": float(np.percentile(values, 95) * 1e3)}
             for name, values in stages.items()}
+
+
+def union_length(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> float:
+    """Total length of the union of intervals ``[starts[i], ends[i])`` inside ``[lo, hi)``
+    (intervals may repeat, as a batch does for each of its requests, and overlap)."""
+    order = np.argsort(starts, kind="stable")
+    starts, ends = np.clip(starts[order], lo, hi), np.clip(ends[order], lo, hi)
+    reach = np.maximum.accumulate(ends)
+    previous = np.concatenate([[lo], reach[:-1]])   # how far the intervals before each reached
+    return float(np.sum(np.maximum(ends - np.maximum(starts, previous), 0.0)))

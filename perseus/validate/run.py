@@ -4,8 +4,8 @@ Per placement: the placement is put on live hosts (:mod:`perseus.validate.deploy
 scenario's arrivals for the seed - the very ones ``simulate`` draws - are replayed open
 loop, every request is kept, and the same placement, seed, duration and warm-up are
 simulated. Both runs are summarised by the same code (:mod:`perseus.metrics`), so the
-error is the model's, not the bookkeeping's. Measured host utilisation is the servers'
-summed batch compute time over the run, a lower bound where batches overlap.
+error is the model's, not the bookkeeping's. Measured host utilisation is the time the
+host executed batches (:func:`measured_busy_s`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from perseus.metrics import Window, placement_summary
 from perseus.simulation import placements_to_run, simulate_one, window_of
 from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
-from perseus.validate.compare import model_error, simulated_histogram, stage_summary
+from perseus.validate.compare import model_error, simulated_histogram, stage_summary, union_length
 from perseus.validate.deploy import DoesNotFit, deploy
 from perseus.validate.observe import ServerView, difference, reference_batch_ms, snapshot, tracing
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
@@ -122,8 +122,7 @@ def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: S
     prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
     hosts = scenario.placements[name]
     span = float(np.nanmax(log.finish_s)) if np.isfinite(log.finish_s).any() else window.end_s
-    busy = np.array([view.compute_s(h) / span * window.length_s for h in range(len(hosts))]) if view else \
-        np.full(len(hosts), np.nan)
+    busy = measured_busy_s(log, view, len(hosts), window, span)
     measured_trace = SimTrace(log.request_table(), None, busy, span)
     measured = placement_summary(measured_trace, scenario, name, window, prices)
     predicted = placement_summary(simulated, scenario, name, window, prices)
@@ -156,6 +155,21 @@ def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: S
         "failed_requests": int(np.sum(~log.ok)),
         "models": models,
     }
+
+
+def measured_busy_s(log: ReplayLog, view: ServerView | None, hosts: int, window: Window, span: float) -> np.ndarray:
+    """Per host, how long its device executed batches inside the window, as the simulator
+    counts it: the union of the batches' execution times from the request traces where the
+    host wrote them; else the statistics' compute time summed over the run and scaled to
+    the window (an upper bound where batches overlap); NaN without either."""
+    busy = np.full(hosts, np.nan)
+    for h in range(hosts):
+        traced = (log.host == h) & np.isfinite(log.start_s) & np.isfinite(log.end_s)
+        if traced.any():
+            busy[h] = union_length(log.start_s[traced], log.end_s[traced], window.start_s, window.end_s)
+        elif view is not None:
+            busy[h] = view.compute_s(h) / span * window.length_s
+    return busy
 
 
 def host_speed(now_ms: float | None, profile: dict[int, float]) -> dict[str, float | None]:
