@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from perseus.profile.frontend import MIN_REQUESTS, front_end_by_core, replay_rates
+from perseus.profile.frontend import MIN_REQUESTS, front_end_by_core, poisson_schedule, replay_rates
 from perseus.profile.plan import FULL, QUICK, points
 from perseus.profile.rawtable import COLUMNS
 from perseus.profile.stability import is_stable
@@ -161,5 +162,8 @@ def test_replay_front_end_by_core_state_with_pooling():
 def test_replay_rates_share_the_core_equally():
     rates = replay_rates({"fast": 2.0, "slow": 20.0}, 0.5)
     assert rates == {"fast": pytest.approx(125.0), "slow": pytest.approx(12.5)}
+    schedule = poisson_schedule(rates, 40.0)
+    assert len(schedule["fast"]) == pytest.approx(5000, rel=0.05) and len(schedule["slow"]) == pytest.approx(500, rel=0.15)
+    assert all(0 <= t.min() and t.max() < 40.0 and (np.diff(t) > 0).all() for t in schedule.values())
     assert curve_item_ms(pd.DataFrame([_row("curve", "a", 4, 30.0, 33.0), _row("curve", "a", 8, 50.0, 55.0)],
                                       columns=COLUMNS)) == {"a": pytest.approx(7.5)}

@@ -37,6 +37,7 @@ from perseus.replay import Endpoint, LiveRouter, ReplayLog, merge_arrivals, repl
 from perseus.sim.frontend import CORE_STATES, core_states
 from perseus.triton.client import TritonClient
 from perseus.triton.trace import read_trace
+from perseus.workload.arrivals import renewal
 
 MIN_REQUESTS = 200
 TRACE_WAIT_S = 15.0       # the server writes the traces once tracing is off and they are done
@@ -52,12 +53,8 @@ def replay_rates(batch1_ms: dict[str, float], utilization: float) -> dict[str, f
 
 def poisson_schedule(rates: dict[str, float], duration_s: float, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    schedule = {}
-    for model, rate in rates.items():
-        gaps = rng.exponential(1.0 / rate, int(rate * duration_s * 1.5 + 50))
-        times = np.cumsum(gaps)
-        schedule[model] = times[times < duration_s]
-    return schedule
+    return {model: renewal(lambda n, rate=rate: rng.exponential(1.0 / rate, n), rate, duration_s)
+            for model, rate in rates.items()}
 
 
 def measure_front_end(endpoint: Endpoint, client_of_host: Callable[[], TritonClient], rates: dict[str, float],
