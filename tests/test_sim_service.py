@@ -38,20 +38,22 @@ def test_exponential_and_lognormal_have_their_spread():
     assert draws.mean() == pytest.approx(0.010, rel=0.01) and draws.std() / draws.mean() == pytest.approx(0.3, rel=0.05)
 
 
-def test_cold_start_adds_compute_and_overhead_after_idle_time():
-    prof = profile({"m": {1: 10.0, 4: 22.0}})
+def test_cold_start_scales_compute_and_adds_overhead_after_idle_time():
+    prof = profile({"m": {1: 9.0, 4: 22.0}})
     prof.models["m"].cold_start = ColdStart(idle_ms=[1.0, 11.0, 101.0], compute_ms=[9.0, 10.0, 12.0],
                                             overhead_ms=[0.5, 0.7, 1.5])
     config = ModelConfig(max_batch_size=4, max_queue_delay_ms=0)
-    # t=0: first batch ever (a cold model: +3 ms); t=0.005 queues behind it and starts back
-    # to back, still cold (+3 ms, its overhead the back-to-back one); t=0.049 after a 23 ms
-    # rest, the model having computed 26 ms in its life (+3 ms; overhead by the rest,
-    # 0.7 ms + 0.8 ms * 12/90)
-    trace = one_host(prof, {"m": config}, {"m": np.array([0.0, 0.005, 0.049, 1.0])})
+    # t=0: first batch ever (a cold model: 12/9 of 9 ms); t=0.005 queues behind it and
+    # starts back to back, still cold (its overhead the back-to-back one); t=0.049 after a
+    # 25 ms rest, the model having computed 24 ms in its life (cold; overhead by the rest,
+    # 0.7 ms + 0.8 ms * 14/90); at t=1.0 four at once: a batch of 4, cold, 12/9 of 22 ms
+    arrivals = np.array([0.0, 0.005, 0.049, 1.0, 1.0, 1.0, 1.0])
+    trace = one_host(prof, {"m": config}, {"m": arrivals})
     req, batches = trace.requests, trace.batches
-    assert np.allclose(batches.end_s, [0.013, 0.026, 0.049 + 0.013, 1.013])
+    assert list(batches.size) == [1, 1, 1, 4]
+    assert np.allclose(batches.end_s, [0.012, 0.024, 0.049 + 0.012, 1.0 + 0.022 * 12 / 9])
     assert np.allclose(req.finish_s - np.repeat(batches.end_s, batches.size),
-                       [0.0015, 0.0005, 0.0007 + 0.0008 * 12 / 90, 0.0015])
+                       [0.0015, 0.0005, 0.0007 + 0.0008 * 14 / 90, 0.0015, 0.0015, 0.0015, 0.0015])
 
 
 @pytest.mark.parametrize("period_ms, compute_ms", [(21.0, 10.0), (113.0, 12.0), (16.0, 9.694)])

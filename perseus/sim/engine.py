@@ -299,7 +299,8 @@ class Engine:
             idle = now - q.rested_since if not q.busy else 0.0   # the model's own rest
             if not q.busy:
                 q.wakes(now)
-            work = service.draw(size) + self._start_extra(q, device)
+            work = service.draw(size) * (service.cold_factor(q.heat) if service.cold else 1.0)
+            work += self._switch_extra(q, device)
             q.busy += 1
             instance = q.idle.pop()
             device.start(RunningBatch(q.local, work, q, instance, first, size, now, idle), q.freed_at[instance] < now)
@@ -309,14 +310,12 @@ class Engine:
         return started
 
     @staticmethod
-    def _start_extra(q: ModelQueue, device: SharedDevice) -> float:
-        """Extra work of a batch: the cold start at its model's heat, plus the switch from
-        the model that ran last when it starts on an empty device."""
-        extra = q.service.extra(q.heat) if q.service.cold else 0.0
+    def _switch_extra(q: ModelQueue, device: SharedDevice) -> float:
+        """Extra work of a batch that starts on an empty device after another model's."""
         last = device.last
         if last >= 0 and last != q.local and not device.running:
-            extra += device.table.switch_s[q.local][last]
-        return extra
+            return device.table.switch_s[q.local][last]
+        return 0.0
 
     def _add_busy(self, h: int, start: float, end: float) -> None:
         lo, hi = max(start, self.window[0]), min(end, self.window[1])

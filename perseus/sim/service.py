@@ -18,23 +18,27 @@ through the two nearest measured points. Its spread follows the profile's
 Cold start (``cold_start``, measured at batch 1 after think times, model alone): each
 measured think time is a steady duty cycle, ``compute / (compute + rest)``, the share of
 time the model computed. A model's *heat* is that share seen through an exponential
-memory of ``HEAT_MEMORY_S``: it decays while the model rests and climbs towards one while
-a batch of it runs (any instance). Each batch computes longer by ``compute(heat) -
-compute(back to back)``, the table read by duty cycle, linear between the measured points
-and held beyond them; each of its requests has the overhead measured after its model's
-rest. Why heat and not the last rest: in Triton's traces of an open-loop shared replay on
-the embedded host (`bench_validate.py`'s shared Poisson case, 60 s), batch-1 compute
-hardly depended on how long the model had rested just before - ResNet-18 10.0 ms after
-under 3 ms of rest, 10.5 ms after over 100 ms; MobileNetV2 3.3 and 3.8 ms - where the
-profile's table by rest said 8.9 and 11.1 ms, 2.5 and 3.7 ms. A batch that starts right as
-the one before it ends is not warm either. ``HEAT_MEMORY_S`` is not measured: memories of
-0.3 s and 3 s moved the simulated p95 of that replay by under 3% and the p99 by under 7%.
-Assumptions: the extra time is the same for every batch size (caches and clocks warm up
-once per batch); what warms is the model itself, not the device (on a shared host its
-caches and its backend's threads go cold while other models run), so a batch that starts
-beside another model's running batch pays it too (Triton's traces showed such MobileNetV2
-batches taking 1.6 times the mean of those that started alone, cold start included, not
-1.6 times a warm batch).
+memory of ``HEAT_MEMORY_S``: it decays while the model rests and climbs towards one
+while a batch of it runs (any instance). Each batch computes ``compute(heat) /
+compute(back to back)`` times its warm time, the table read by duty cycle, linear
+between the measured points and held beyond them; each of its requests has the overhead
+measured after its model's rest.
+Why heat and not the last rest: in Triton's traces of an open-loop shared replay on the
+embedded host (`bench_validate.py`'s shared Poisson case, 60 s), batch-1 compute hardly
+depended on how long the model had rested just before - ResNet-18 10.0 ms after under 3
+ms of rest, 10.5 ms after over 100 ms; MobileNetV2 3.3 and 3.8 ms - where the profile's
+table by rest said 8.9 and 11.1 ms, 2.5 and 3.7 ms. A batch that starts right as the one
+before it ends is not warm either. ``HEAT_MEMORY_S`` is not measured: memories of 0.3 s
+and 3 s moved the simulated p95 of that replay by under 3% and the p99 by under 7%.
+Why a factor and not an extra time: in the traces of a ``bench_validate.py`` run (kept
+by ``--keep``, 2026-11-29 07:03), a batch of 2 that ran alone took the same multiple of
+its back-to-back time as a batch of 1 - ResNet-18 1.25 and 1.26 on the one-model Poisson
+host, 1.27 and 1.26 on the shared Poisson host, MobileNetV2 1.62 and 1.55 - where one
+extra time for every size predicted 1.25 and 1.13. Assumptions: what warms is the model
+itself, not the device (on a shared host its caches and its backend's threads go cold
+while other models run), so a batch that starts beside another model's running batch
+pays it too (Triton's traces showed such MobileNetV2 batches taking 1.6 times the mean
+of those that started alone, cold start included, not 1.6 times a warm batch).
 
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It
@@ -90,7 +94,7 @@ class ServiceTime:
         self.cold = cold is not None
         self._idle_s = [i / 1e3 for i in cold.idle_ms] if cold else [0.0]
         self._cold_overhead_s = [o / 1e3 for o in cold.overhead_ms] if cold else [0.0]
-        self._duty, self._extra_s = _extra_by_duty(cold)
+        self._duty, self._cold_factor = _cold_factor_by_duty(cold)
         shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
         distinct = sorted(set(shapes))
         self._shape_of = [distinct.index(s) for s in shapes]
@@ -114,9 +118,10 @@ class ServiceTime:
         self._used[s] = used + 1
         return self.means[size] * variates[used]
 
-    def extra(self, heat: float) -> float:
-        """Extra solo time of a batch whose model starts at ``heat`` (its duty cycle)."""
-        xs, ys = self._duty, self._extra_s
+    def cold_factor(self, heat: float) -> float:
+        """How many times its warm solo time a batch takes whose model starts at ``heat``
+        (its duty cycle)."""
+        xs, ys = self._duty, self._cold_factor
         i = bisect_right(xs, heat)
         if i == 0:
             return ys[0]
@@ -163,11 +168,11 @@ class ServiceTime:
         return np.interp(u, _KNOTS, shape).tolist()
 
 
-def _extra_by_duty(cold: ColdStart | None) -> tuple[list[float], list[float]]:
-    """The cold-start table as (duty cycle, extra s over back to back), by duty cycle."""
+def _cold_factor_by_duty(cold: ColdStart | None) -> tuple[list[float], list[float]]:
+    """The cold-start table as (duty cycle, compute / compute back to back), by duty cycle."""
     if cold is None:
-        return [0.0], [0.0]
-    rows = sorted((c / (c + i), (c - cold.compute_ms[0]) / 1e3) for c, i in zip(cold.compute_ms, cold.idle_ms))
+        return [0.0], [1.0]
+    rows = sorted((c / (c + i), c / cold.compute_ms[0]) for c, i in zip(cold.compute_ms, cold.idle_ms))
     return [d for d, _ in rows], [e for _, e in rows]
 
 
