@@ -83,14 +83,17 @@ def test_overhead_is_interpolated_by_batch_size_and_added_outside_compute():
     assert np.allclose(trace.batches.end_s, [0.010, 0.024, 0.110])   # the device is not held for it
 
 
-def test_cold_start_follows_the_models_own_rest_not_the_devices():
+def test_a_neighbour_keeps_the_device_warm():
+    """Cold start is read by the device's heat: a model that rested 2 s while its neighbour
+    kept the core 80% busy computes nearly warm, where its own rest would say cold (13 ms)."""
     prof = profile({"a": {1: 10.0}, "b": {1: 4.0}})
     prof.models["a"].cold_start = ColdStart(idle_ms=[0.0, 100.0], compute_ms=[10.0, 13.0], overhead_ms=[0.0, 0.0])
-    # a rests from 0.010 to 0.5 while b runs 0.495-0.499: the device idled 1 ms, a 490 ms
     trace = one_host(prof, {"a": ModelConfig(), "b": ModelConfig()},
-                     {"a": np.array([0.0, 0.5]), "b": np.array([0.495])})
-    a = trace.requests.latency_s[trace.requests.model == 0]
-    assert np.allclose(a, [0.013, 0.013])
+                     {"a": np.array([0.0, 2.0025]), "b": np.arange(0.0, 2.0, 0.005)})
+    a = trace.requests.latency_s[trace.requests.model == 0] * 1e3
+    heat = 0.8 * (1 - np.exp(-2.0))                    # about: 80% busy for 2 s, 1 s memory
+    assert a[0] == pytest.approx(13.0)                 # the first batch ever: a cold device
+    assert a[1] == pytest.approx(10.0 + 3.0 * (1 - heat) / (1 - 13 / 113), abs=0.3)
 
 
 def test_cold_start_is_paid_beside_a_running_batch_and_the_switch_is_not():

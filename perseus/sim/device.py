@@ -39,10 +39,13 @@ remembers which model ran last (``last``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from perseus.config.profile import Profile
 from perseus.sim.batcher import INF
+from perseus.sim.service import HEAT_MEMORY_S
 
 
 class RunningBatch:
@@ -99,7 +102,16 @@ class SharedDevice:
         self.counts = [0] * len(table.same)   # running batches per local model
         self.updated = 0.0
         self.busy_since = 0.0
+        self.heat = 0.0                   # its duty cycle (cold start) at heat_since,
+        self.heat_since = -INF            # when it last began or ended a busy period
         self.last = -1                    # local model of the batch that started last (-1: none)
+
+    def heat_at(self, now: float) -> float:
+        """The share of recent time the device executed batches, through an exponential
+        memory of ``HEAT_MEMORY_S`` (:mod:`perseus.sim.service`): decaying while idle,
+        climbing towards one while busy."""
+        decay = math.exp(-(now - self.heat_since) / HEAT_MEMORY_S)
+        return 1.0 - (1.0 - self.heat) * decay if self.running else self.heat * decay
 
     def advance(self, now: float) -> None:
         """Consume the work done since the last update."""
@@ -113,6 +125,8 @@ class SharedDevice:
         """Add a batch; ``woken``: its instance was idle before it (its thread slept)."""
         if woken and self.running and self.table.slice_s:
             batch.slice_end = batch.start + self.table.slice_s
+        if not self.running:   # a busy period begins
+            self.heat, self.heat_since = self.heat_at(batch.start), batch.start
         self.running.append(batch)
         self.counts[batch.model] += 1
 
@@ -125,6 +139,8 @@ class SharedDevice:
                 self.counts[b.model] -= 1
             else:
                 still.append(b)
+        if done and not still:   # the busy period ends
+            self.heat, self.heat_since = self.heat_at(now), now
         self.running = still
         return done
 

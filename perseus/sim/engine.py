@@ -27,7 +27,6 @@ through SimPy's queue between them.
 from __future__ import annotations
 
 import gc
-import math
 import zlib
 from array import array
 
@@ -40,7 +39,7 @@ from perseus.sim.batcher import INF, BatchPolicy, DynamicBatcher
 from perseus.sim.device import RunningBatch, SharedDevice, SlowdownTable
 from perseus.sim.frontend import core_states
 from perseus.sim.router import least_outstanding, static_assignment
-from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
+from perseus.sim.service import ServiceTime
 from perseus.sim.trace import BatchTable, RequestTable, SimTrace
 
 
@@ -52,8 +51,7 @@ def model_stream(seed: int, name: str, purpose: int) -> np.random.Generator:
 class ModelQueue(DynamicBatcher):
     """A model's batcher on one host, with what the engine needs around it."""
 
-    __slots__ = ("index", "model", "local", "host", "service", "idle", "freed_at", "rested_since", "busy_since",
-                 "heat")
+    __slots__ = ("index", "model", "local", "host", "service", "idle", "freed_at", "rested_since")
 
     def __init__(self, index: int, model: int, local: int, host: "Host", policy: BatchPolicy, instances: int,
                  service: ServiceTime, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
@@ -66,17 +64,9 @@ class ModelQueue(DynamicBatcher):
         self.idle = list(range(instances - 1, -1, -1))   # instance 0 is taken first
         self.freed_at = [-INF] * instances               # when each instance's last batch ended
         self.rested_since = -INF                         # when its last running batch ended (cold start)
-        self.busy_since = 0.0                            # when its current busy period began
-        self.heat = 0.0                                  # its duty cycle when its busy period began
-
-    def wakes(self, now: float) -> None:
-        """A batch starts while no instance of the model is busy: its heat decayed over the rest."""
-        self.heat *= math.exp(-(now - self.rested_since) / HEAT_MEMORY_S)
-        self.busy_since = now
 
     def rests(self, now: float) -> None:
-        """Its last running batch ended: the heat climbed towards one over the busy period."""
-        self.heat = 1.0 - (1.0 - self.heat) * math.exp(-(now - self.busy_since) / HEAT_MEMORY_S)
+        """Its last running batch ended (its rest, for the cold-start overhead, begins)."""
         self.rested_since = now
 
 
@@ -279,7 +269,6 @@ class Engine:
             host.next_end = device.rerate(now)
             if was_busy and not device.running:
                 self._add_busy(host.index, device.busy_since, now)
-
             elif device.running and not was_busy:
                 device.busy_since = now
         wake = host.next_end
@@ -297,9 +286,7 @@ class Engine:
             if not size:
                 break
             idle = now - q.rested_since if not q.busy else 0.0   # the model's own rest
-            if not q.busy:
-                q.wakes(now)
-            work = service.draw(size) * (service.cold_factor(q.heat) if service.cold else 1.0)
+            work = service.draw(size) * (service.cold_factor(device.heat_at(now)) if service.cold else 1.0)
             work += self._switch_extra(q, device)
             q.busy += 1
             instance = q.idle.pop()

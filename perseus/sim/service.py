@@ -17,28 +17,32 @@ through the two nearest measured points. Its spread follows the profile's
 
 Cold start (``cold_start``, measured at batch 1 after think times, model alone): each
 measured think time is a steady duty cycle, ``compute / (compute + rest)``, the share of
-time the model computed. A model's *heat* is that share seen through an exponential
-memory of ``HEAT_MEMORY_S``: it decays while the model rests and climbs towards one
-while a batch of it runs (any instance). Each batch computes ``compute(heat) /
-compute(back to back)`` times its warm time, the table read by duty cycle, linear
-between the measured points and held beyond them; each of its requests has the overhead
-measured after its model's rest.
+time the model computed. A host's *heat* is the share of time its device executed any
+batch, through an exponential memory of ``HEAT_MEMORY_S``: it decays while the device
+idles and climbs towards one while it is busy (``SharedDevice.heat_at``). Each batch
+computes ``compute(heat) / compute(back to back)`` times its warm time, the table read
+by duty cycle, linear between the measured points and held beyond them; each of its
+requests has the overhead measured after its model's rest.
 Why heat and not the last rest: in Triton's traces of an open-loop shared replay on the
 embedded host (`bench_validate.py`'s shared Poisson case, 60 s), batch-1 compute hardly
 depended on how long the model had rested just before - ResNet-18 10.0 ms after under 3
 ms of rest, 10.5 ms after over 100 ms; MobileNetV2 3.3 and 3.8 ms - where the profile's
 table by rest said 8.9 and 11.1 ms, 2.5 and 3.7 ms. A batch that starts right as the one
 before it ends is not warm either. ``HEAT_MEMORY_S`` is not measured: memories of 0.3 s
-and 3 s moved the simulated p95 of that replay by under 3% and the p99 by under 7%.
-Why a factor and not an extra time: in the traces of a ``bench_validate.py`` run (kept
-by ``--keep``, 2026-11-29 07:03), a batch of 2 that ran alone took the same multiple of
-its back-to-back time as a batch of 1 - ResNet-18 1.25 and 1.26 on the one-model Poisson
+and 3 s moved the simulated p95 of that replay by under 3% and the p99 by under 7%. Why
+a factor and not an extra time: in the traces of a ``bench_validate.py`` run (kept by
+``--keep``, 2026-11-29 07:03), a batch of 2 that ran alone took the same multiple of its
+back-to-back time as a batch of 1 - ResNet-18 1.25 and 1.26 on the one-model Poisson
 host, 1.27 and 1.26 on the shared Poisson host, MobileNetV2 1.62 and 1.55 - where one
-extra time for every size predicted 1.25 and 1.13. Assumptions: what warms is the model
-itself, not the device (on a shared host its caches and its backend's threads go cold
-while other models run), so a batch that starts beside another model's running batch
-pays it too (Triton's traces showed such MobileNetV2 batches taking 1.6 times the mean
-of those that started alone, cold start included, not 1.6 times a warm batch).
+extra time for every size predicted 1.25 and 1.13. Why the device's heat and not the
+model's own: re-simulated on the arrivals of three kept ``bench_validate.py`` runs
+(2026-11-29 06:40, 07:03 and 07:50), 27 model-case rows, the mean absolute error of p50
+/ p95 / p99 was 4.3 / 9.1 / 10.7% with the device's heat and 6.3 / 11.1 / 14.2% with
+each model's own (same on one-model hosts; on shared hosts a neighbour's batches keep
+the core warm: MobileNetV2 beside ResNet-18 computed 1.48 times its back-to-back time
+live under Gamma load where its own duty cycle read the table's cold end, 1.74).
+Assumption: a batch that starts beside another model's running batch pays the factor
+too.
 
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It
