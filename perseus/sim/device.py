@@ -31,8 +31,9 @@ every model and counts in wall time from the batch's start.
 A batch that starts on an empty device after a batch of another model ran last carries
 that model switch's extra work (``Profile.switch_ms``: the other model's data displaced
 its own from the caches); one that starts beside running batches pays the interference
-instead. Either way it carries its model's cold start (:mod:`perseus.sim.service`:
-clocks and caches after the model rested, measured with the model alone). Assumption:
+instead. Either way it carries its model's cold start, read by the device's heat
+(:meth:`SharedDevice.heat_at`, :mod:`perseus.sim.service`: clocks and caches after the
+core idled, measured with the model alone). Assumption:
 the switch costs the same after any idle time and for every batch size. The device
 remembers which model ran last (``last``).
 """

@@ -76,7 +76,7 @@ from perseus.config.profile import ColdStart, LatencyStats, ModelProfile, Overhe
 from perseus.sim.frontend import CORE_STATES, IDLE
 
 _CHUNK = 4096
-HEAT_MEMORY_S = 1.0   # time constant of a model's heat (see the module docstring)
+HEAT_MEMORY_S = 1.0   # time constant of a host's heat (see the module docstring)
 _KNOTS = np.array([0.0, 0.5, 0.95, 0.99, 1.0])
 _Z95 = 1.6448536269514722
 
