@@ -343,8 +343,7 @@ class Engine:
             sizes = log["size"][rows]
             ids = q.ids[: int(sizes.sum())]
             m = q.model
-            mean = np.repeat(q.service.overheads(sizes, log["idle"][rows]), sizes)
-            front_end = q.service.front_ends(mean, state_at[q.host.index](self.arrivals[m][ids]))
+            front_end = q.service.front_ends(sizes, log["idle"][rows], state_at[q.host.index](self.arrivals[m][ids]))
             finish[m][ids] = np.repeat(log["end"][rows], sizes) + front_end
             start[m][ids] = np.repeat(log["start"][rows], sizes)
             end[m][ids] = np.repeat(log["end"][rows], sizes)

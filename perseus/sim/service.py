@@ -140,19 +140,19 @@ class ServiceTime:
             return np.interp(idle_s, self._idle_s, self._cold_overhead_s)
         return self.overhead_s[sizes]
 
-    def front_ends(self, mean_s: np.ndarray, states: np.ndarray) -> np.ndarray:
-        """Each request's overhead (s) from its mean ``mean_s`` and the state of its host's
-        core when it arrived (:data:`perseus.sim.frontend.CORE_STATES`)."""
-        if self.front_rng is None:
-            return mean_s
-        if self._by_core is not None:
+    def front_ends(self, sizes: np.ndarray, idle_s: np.ndarray, states: np.ndarray) -> np.ndarray:
+        """Each request's overhead (s), for batches of ``sizes`` whose model rested ``idle_s``
+        (one entry per batch) and requests that found their host's core in ``states``
+        (:data:`perseus.sim.frontend.CORE_STATES`, one per request, in batch order)."""
+        if self._by_core is not None and self.front_rng is not None:
             u = self.front_rng.random(len(states))
             drawn = np.empty(len(states))
             for state, (levels, values) in enumerate(self._by_core):
                 here = states == state
                 drawn[here] = np.interp(u[here], levels, values)
             return drawn
-        if self._front is None:
+        mean_s = np.repeat(self.overheads(sizes, idle_s), sizes)
+        if self._front is None or self.front_rng is None:
             return mean_s
         u = self.front_rng.random(len(mean_s))
         spread = np.interp(u, _KNOTS, self._front)
