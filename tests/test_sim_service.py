@@ -7,7 +7,7 @@ import pytest
 
 from perseus.config.profile import ColdStart, ModelProfile, OverheadStats
 from perseus.config.scenario import ModelConfig
-from perseus.sim.service import ServiceTime
+from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
 from sim_helpers import one_host, profile
 
 
@@ -64,9 +64,9 @@ def test_cold_start_settles_where_the_table_puts_the_models_duty_cycle(period_ms
     prof = profile({"m": {1: 9.0}})
     prof.models["m"].cold_start = ColdStart(idle_ms=[1.0, 11.0, 101.0], compute_ms=[9.0, 10.0, 12.0],
                                             overhead_ms=[0.0, 0.0, 0.0])
-    arrivals = np.arange(0.0, 8.0, period_ms / 1e3)
+    arrivals = np.arange(0.0, 8 * HEAT_MEMORY_S, period_ms / 1e3)
     batches = one_host(prof, {"m": ModelConfig()}, {"m": arrivals}).batches
-    settled = (batches.end_s - batches.start_s)[batches.start_s > 6.0] * 1e3
+    settled = (batches.end_s - batches.start_s)[batches.start_s > 6 * HEAT_MEMORY_S] * 1e3
     assert settled.mean() == pytest.approx(compute_ms, rel=0.01)
     assert settled.std() < 0.05
 
@@ -84,14 +84,15 @@ def test_overhead_is_interpolated_by_batch_size_and_added_outside_compute():
 
 
 def test_a_neighbour_keeps_the_device_warm():
-    """Cold start is read by the device's heat: a model that rested 2 s while its neighbour
-    kept the core 80% busy computes nearly warm, where its own rest would say cold (13 ms)."""
+    """Cold start is read by the device's heat: a model that rested three heat memories
+    while its neighbour kept the core 80% busy computes nearly warm, where its own rest
+    would say cold (13 ms)."""
     prof = profile({"a": {1: 10.0}, "b": {1: 4.0}})
     prof.models["a"].cold_start = ColdStart(idle_ms=[0.0, 100.0], compute_ms=[10.0, 13.0], overhead_ms=[0.0, 0.0])
     trace = one_host(prof, {"a": ModelConfig(), "b": ModelConfig()},
-                     {"a": np.array([0.0, 2.0025]), "b": np.arange(0.0, 2.0, 0.005)})
+                     {"a": np.array([0.0, 3 * HEAT_MEMORY_S + 0.0025]), "b": np.arange(0.0, 3 * HEAT_MEMORY_S, 0.005)})
     a = trace.requests.latency_s[trace.requests.model == 0] * 1e3
-    heat = 0.8 * (1 - np.exp(-2.0))                    # about: 80% busy for 2 s, 1 s memory
+    heat = 0.8 * (1 - np.exp(-3.0))                    # about: 80% busy for three memories
     assert a[0] == pytest.approx(13.0)                 # the first batch ever: a cold device
     assert a[1] == pytest.approx(10.0 + 3.0 * (1 - heat) / (1 - 13 / 113), abs=0.3)
 

@@ -28,8 +28,16 @@ embedded host (`bench_validate.py`'s shared Poisson case, 60 s), batch-1 compute
 depended on how long the model had rested just before - ResNet-18 10.0 ms after under 3
 ms of rest, 10.5 ms after over 100 ms; MobileNetV2 3.3 and 3.8 ms - where the profile's
 table by rest said 8.9 and 11.1 ms, 2.5 and 3.7 ms. A batch that starts right as the one
-before it ends is not warm either. ``HEAT_MEMORY_S`` is not measured: memories of 0.3 s
-and 3 s moved the simulated p95 of that replay by under 3% and the p99 by under 7%. Why
+before it ends is not warm either. Why a memory of ``HEAT_MEMORY_S`` = 10 s: in the traces
+of the spiky shared replays (kept by ``bench_validate.py --keep``, 2026-11-29), a batch of
+1 that ran alone computed 8% faster during the 5 s spikes than between them (ResNet-18
+10.1 against 11.0 ms, MobileNetV2 3.5 against 3.8 ms); a 1 s memory made the simulated
+spikes 10% and 28% faster, a 10 s one 3% slower and 6% faster. Re-simulated on the
+arrivals of four kept runs (36 model-case rows, each at the speed its replay computed at,
+:mod:`perseus.validate.speed`), the mean absolute error of p50 / p95 / p99 was 2.2 / 4.7
+/ 8.6% with 1 s, 2.3 / 4.2 / 7.3% with 5 s, 2.3 / 4.0 / 6.6% with 10 s and 2.4 / 4.0 /
+7.2% with 20 s. A second, short memory (50 ms, half the weight) for the time since the
+last batch did not help (2.1 / 4.9 / 8.3%). Why
 a factor and not an extra time: in the traces of a ``bench_validate.py`` run (kept by
 ``--keep``, 2026-11-29 07:03), a batch of 2 that ran alone took the same multiple of its
 back-to-back time as a batch of 1 - ResNet-18 1.25 and 1.26 on the one-model Poisson
@@ -76,7 +84,7 @@ from perseus.config.profile import ColdStart, LatencyStats, ModelProfile, Overhe
 from perseus.sim.frontend import CORE_STATES, IDLE
 
 _CHUNK = 4096
-HEAT_MEMORY_S = 1.0   # time constant of a host's heat (see the module docstring)
+HEAT_MEMORY_S = 10.0   # time constant of a host's heat (see the module docstring)
 _KNOTS = np.array([0.0, 0.5, 0.95, 0.99, 1.0])
 _Z95 = 1.6448536269514722
 
