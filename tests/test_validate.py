@@ -53,12 +53,11 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     for key in ("p50", "p95", "p99"):
         assert abs(error[key]) < 0.9, error                           # loose: CI machines are noisy
     assert sum(entry["batch_sizes"]["measured"].values()) > 0
-    speed = entry["host_speed"]                                       # measured around the replay
-    assert speed["batch1_ms_now"] > 0 and speed["drift"] == speed["batch1_ms_now"] / speed["batch1_ms_profile"] - 1
-    assert "batch 1 around replay" in result.stdout
-    rescaled = entry["at_host_speed"]                                 # the profile at that speed
-    assert rescaled["factor"] == 1 + speed["drift"] and rescaled["simulated"]["requests"] == measured["requests"]
-    assert set(rescaled["error"]) == set(error) and "at host speed" in result.stdout
+    times = entry["batch_ms"]                                         # measured, simulated, profiled by size
+    assert set(times["simulated"]) == set(entry["batch_sizes"]["simulated"]) and times["measured"]["1"] > 0
+    rescaled = entry["at_replay_speed"]                               # the profile at the replay's speed
+    assert 0.5 < rescaled["factor"] < 2 and rescaled["simulated"]["requests"] == measured["requests"]
+    assert set(rescaled["error"]) == set(error) and "at replay speed" in result.stdout
     live, sim = entry["stages"]["measured"], entry["stages"]["simulated"]   # live: Triton's request traces
     assert sum(live[s]["mean"] for s in live) == pytest.approx(measured["latency_ms"]["mean"], rel=0.01)
     assert live["queue"]["p95"] >= 2.0 - 0.05 and sim["queue"]["p95"] >= 2.0 - 1e-6   # the 2 ms batcher delay

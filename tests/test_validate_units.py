@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
-from perseus.validate.compare import union_length
+from perseus.config.scenario import load_scenario
+from perseus.simulation import simulate_one, window_of
+from perseus.validate.compare import simulated_batch_ms, simulated_histogram, union_length
+from perseus.validate.speed import at_speeds, compute_ratio, replay_speed
+from perseus.workload import scenario_arrivals
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @settings(max_examples=200, deadline=None)
@@ -19,3 +28,28 @@ def test_busy_time_is_the_union_of_batches_inside_the_window(spans, lo, length):
         covered[s:e] = True
     expected = covered[lo:lo + length].sum()
     assert union_length(np.concatenate([starts, starts]), np.concatenate([ends, ends]), lo, lo + length) == expected
+
+
+def test_replay_speed_recovers_the_speed_a_replay_computed_at():
+    """A "replay" simulated with every compute time 1.25 times (0.8 times) the profile's:
+    its batches by size give back that speed, though the heat and the overlap it moves
+    make compute scale out of proportion, and the simulation at that speed is the replay."""
+    loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
+    window = window_of(loaded, 60.0)
+    arrivals = scenario_arrivals(loaded, 11, window.end_s)
+    as_profiled = simulate_one(loaded, "shared", arrivals, 11, window)
+    for speed in (1.25, 0.8):
+        truth = {m: speed for m in loaded.scenario.models}
+        replayed = simulate_one(at_speeds(loaded, truth), "shared", arrivals, 11, window)
+        measured_ms = {m: simulated_batch_ms(replayed, m) for m in truth}
+        counts = {m: simulated_histogram(replayed, m) for m in truth}
+        factors, trace = replay_speed(loaded, "shared", arrivals, 11, window, as_profiled, measured_ms, counts)
+        assert factors == pytest.approx(truth, rel=0.005)
+        for m in truth:   # the first ratio alone misses: compute does not scale in proportion
+            assert compute_ratio(measured_ms[m], counts[m], simulated_batch_ms(as_profiled, m)) != pytest.approx(speed, rel=0.01)
+        assert np.percentile(trace.requests.latency_s, 99) == pytest.approx(np.percentile(replayed.requests.latency_s, 99), rel=0.01)
+
+
+def test_compute_ratio_weighs_sizes_by_measured_batches():
+    assert compute_ratio({1: 12.0, 4: 30.0}, {1: 3, 4: 1}, {1: 10.0, 4: 20.0, 8: 40.0}) == pytest.approx(66 / 50)
+    assert compute_ratio({8: 50.0}, {8: 2}, {1: 10.0}) is None                # no size both ran

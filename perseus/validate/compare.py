@@ -44,6 +44,17 @@ def simulated_histogram(trace: SimTrace, model: str) -> dict[int, int]:
     return {int(v): int(c) for v, c in zip(values, counts)}
 
 
+def simulated_batch_ms(trace: SimTrace, model: str) -> dict[int, float]:
+    """Mean time from start to end of ``model``'s batches by size in a simulated run, in
+    ms (all hosts, whole run): what Triton's statistics report as a batch's compute."""
+    assert trace.batches is not None
+    batches = trace.batches
+    mine = batches.model == trace.requests.models.index(model)
+    ms = (batches.end_s[mine] - batches.start_s[mine]) * 1e3
+    sizes = batches.size[mine]
+    return {int(size): float(ms[sizes == size].mean()) for size in np.unique(sizes)}
+
+
 def worst_p99_error(placements: dict[str, Any]) -> float:
     """The largest absolute p99 error over every placement and model (0 when none)."""
     errors = [abs(m["error"]["p99"]) for p in placements.values() for m in p["models"].values()

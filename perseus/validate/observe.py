@@ -2,10 +2,8 @@
 
 Taken from the difference of two statistics snapshots per host and model (the
 ``batch_stats`` histogram), so that measured and simulated batch-size distributions
-and per-host utilisation can be put side by side when the error is large. Before and
-after the replay each model's batch-1 compute is measured once more
-(:func:`reference_batch_ms`), so that a host that has become faster or slower since it
-was profiled shows as such.
+and per-host utilisation can be put side by side when the error is large, and the speed
+the host computed at during the replay can be taken (:mod:`perseus.validate.speed`).
 During the replay, hosts that can write request traces do (:func:`tracing`).
 """
 
@@ -15,14 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
-
-from perseus.profile.loadgen import random_batch
 from perseus.errors import HostError
 from perseus.replay import Endpoint
 from perseus.triton.client import ComputeStats, TritonClient
-
-REFERENCE_REQUESTS = 100
 
 
 @dataclass(frozen=True)
@@ -56,25 +49,6 @@ class ServerView:
     def compute_s(self, host: int) -> float:
         """Compute time summed over every batch that ran on ``host``, in seconds."""
         return sum(ns for stats in self.stats[host].values() for _, ns in stats.batches.values()) / 1e9
-
-
-def reference_batch_ms(endpoints: list[Endpoint], requests: int = REFERENCE_REQUESTS) -> dict[str, float]:
-    """Each model's mean batch-1 compute (ms) now, one request at a time, as the profile's
-    curve measured it; averaged over the hosts that serve the model."""
-    measured: dict[str, list[float]] = {}
-    for endpoint in endpoints:
-        client = TritonClient.for_host(endpoint.name, endpoint.host)
-        try:
-            for model, shape in endpoint.shapes.items():
-                inputs = client.make_inputs(random_batch(shape, 1))
-                client.infer(model, inputs)
-                before = client.statistics(model)
-                for _ in range(requests):
-                    client.infer(model, inputs)
-                measured.setdefault(model, []).append(client.statistics(model).minus(before).batch_compute_ms(1))
-        finally:
-            client.close()
-    return {model: float(np.nanmean(values)) for model, values in measured.items()}
 
 
 @contextmanager

@@ -28,9 +28,10 @@ from perseus.metrics import Window, placement_summary
 from perseus.simulation import placements_to_run, simulate_one, window_of
 from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
-from perseus.validate.compare import model_error, simulated_histogram, stage_summary, union_length
+from perseus.validate.compare import model_error, simulated_batch_ms, simulated_histogram, stage_summary, union_length
 from perseus.validate.deploy import DoesNotFit, deploy
-from perseus.validate.observe import ServerView, difference, reference_batch_ms, snapshot, tracing
+from perseus.validate.observe import ServerView, difference, snapshot, tracing
+from perseus.validate.speed import replay_speed
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
@@ -86,7 +87,6 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
         with deploy(name, hosts, inventory, warn, Path(traces)) as endpoints:
             replicas = {m: [h for h, e in enumerate(endpoints) if model in e.shapes] for m, model in enumerate(models)}
             router = LiveRouter(replicas, {m: scenario.router_for(model) for m, model in enumerate(models)}, seed)
-            reference = reference_batch_ms(endpoints)
             before = snapshot(endpoints)
             outcome.logs[name] = log
             outcome.host_names[name] = [e.name for e in endpoints]
@@ -94,17 +94,16 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
                 replay(endpoints, log, router, lambda sent: progress(name, sent, len(times)))
             failed = log.failures_by_host([e.name for e in endpoints])
             view = None if failed else difference(snapshot(endpoints), before)
-            if not failed:   # the speed over the replay: the mean of before and after it
-                after = reference_batch_ms(endpoints)
-                reference = {m: (ms + after[m]) / 2 for m, ms in reference.items()}
         for endpoint in endpoints:
             if endpoint.trace_file is not None:
                 log.add_traces(read_trace(endpoint.trace_file))
     simulated = simulate_one(loaded, name, arrivals, seed, window)
-    speeds = speed_factors(loaded, name, reference)
-    at_speed = simulate_one(at_host_speed(loaded, speeds), name, arrivals, seed, window)
-    outcome.results["placements"][name] = compare_placement(loaded, name, log, view, (simulated, at_speed), window,
-                                                            reference)
+    speed = None
+    if view is not None:
+        models = list(scenario.models)
+        speed = replay_speed(loaded, name, arrivals, seed, window, simulated,
+                             {m: view.batch_ms(m) for m in models}, {m: view.batch_histogram(m) for m in models})
+    outcome.results["placements"][name] = compare_placement(loaded, name, log, view, simulated, speed, window)
     if failed:
         host, count = next(iter(failed.items()))
         first = next(iter(log.errors.values()))
@@ -113,11 +112,11 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
 
 
 def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: ServerView | None,
-                      simulations: tuple[SimTrace, SimTrace], window: Window,
-                      reference: dict[str, float]) -> dict[str, Any]:
-    """Measured against simulated, as profiled (``simulated``, ``error``) and at the host's
-    speed measured around the replay (``at_host_speed``)."""
-    simulated, at_speed = simulations
+                      simulated: SimTrace, speed: tuple[dict[str, float], SimTrace] | None,
+                      window: Window) -> dict[str, Any]:
+    """Measured against simulated, as profiled (``simulated``, ``error``) and at the speed
+    the replay computed at (``at_replay_speed``, :mod:`perseus.validate.speed`; null
+    without the servers' statistics)."""
     scenario = loaded.scenario
     prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
     hosts = scenario.placements[name]
@@ -126,23 +125,23 @@ def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: S
     measured_trace = SimTrace(log.request_table(), None, busy, span)
     measured = placement_summary(measured_trace, scenario, name, window, prices)
     predicted = placement_summary(simulated, scenario, name, window, prices)
-    predicted_at_speed = placement_summary(at_speed, scenario, name, window, prices)
+    factors, at_speed = speed if speed else ({}, None)
+    predicted_at_speed = placement_summary(at_speed, scenario, name, window, prices) if at_speed else None
     lateness = log.lateness_ms[np.isfinite(log.lateness_ms)]
     p99_late = float(np.percentile(lateness, 99)) if len(lateness) else None
     models = {}
     for model in scenario.models:
-        m, s, s_speed = measured["models"][model], predicted["models"][model], predicted_at_speed["models"][model]
-        profile_ms = profile_batch_ms(loaded, name, model)
-        speed = host_speed(reference.get(model), profile_ms)
+        m, s = measured["models"][model], predicted["models"][model]
+        s_speed = predicted_at_speed["models"][model] if predicted_at_speed and model in factors else None
         models[model] = {
             "measured": m, "simulated": s, "error": model_error(m, s),
-            "at_host_speed": {"factor": 1 + (speed["drift"] or 0.0), "simulated": s_speed,
-                              "error": model_error(m, s_speed)},
+            "at_replay_speed": None if s_speed is None else {
+                "factor": factors[model], "simulated": s_speed, "error": model_error(m, s_speed)},
             "batch_sizes": {"measured": view.batch_histogram(model) if view else None,
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
-                         "profile": profile_ms},
-            "host_speed": speed,
+                         "simulated": simulated_batch_ms(simulated, model),
+                         "profile": profile_batch_ms(loaded, name, model)},
             "stages": {"measured": stage_summary(measured_trace.requests, model, window),
                        "simulated": stage_summary(simulated.requests, model, window)},
         }
@@ -170,33 +169,6 @@ def measured_busy_s(log: ReplayLog, view: ServerView | None, hosts: int, window:
         elif view is not None:
             busy[h] = view.compute_s(h) / span * window.length_s
     return busy
-
-
-def host_speed(now_ms: float | None, profile: dict[int, float]) -> dict[str, float | None]:
-    """Batch-1 compute measured around the replay (the mean of just before and just after)
-    against the profile's: ``drift`` > 0 means the host computes slower than when it was
-    profiled."""
-    then = profile.get(1)
-    drift = now_ms / then - 1 if now_ms is not None and then and np.isfinite(now_ms) else None
-    return {"batch1_ms_now": now_ms, "batch1_ms_profile": then, "drift": drift}
-
-
-def speed_factors(loaded: LoadedScenario, placement: str, reference: dict[str, float]) -> dict[str, float]:
-    """How many times as long each model computes now as in its profile (batch 1)."""
-    factors = {}
-    for model, now_ms in reference.items():
-        drift = host_speed(now_ms, profile_batch_ms(loaded, placement, model))["drift"]
-        if drift is not None:
-            factors[model] = 1 + drift
-    return factors
-
-
-def at_host_speed(loaded: LoadedScenario, factors: dict[str, float]) -> LoadedScenario:
-    """The scenario with every host type's profile rescaled to the speeds measured now.
-    Assumption: a host that drifted computes every batch size, cold start and switch by
-    the same factor, and its front end and network did not change."""
-    profiles = {host_type: profile.at_speeds(factors) for host_type, profile in loaded.profiles.items()}
-    return loaded.model_copy(update={"profiles": profiles})
 
 
 def profile_batch_ms(loaded: LoadedScenario, placement: str, model: str) -> dict[int, float]:

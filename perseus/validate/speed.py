@@ -1,0 +1,91 @@
+"""The speed a host computed at during a replay, against its profile.
+
+A shared machine's speed drifts: on the embedded host, the live batches of one 130 s
+replay took 0.90 to 1.11 times what the simulation as profiled gave them, from one replay
+to the next within an hour (``bench_validate.py``, four runs, 2026-11-29). The
+simulation as profiled carries that drift into its error, so ``validate`` also
+simulates at the speed the replay itself computed at, to show the model's error apart
+from the machine's.
+
+The speed is one factor per model: the compute time of its measured batches (Triton's
+statistics over the replay, by batch size) over what the simulation gave batches of the
+same sizes, weighted by the measured counts. The profile is rescaled by it
+(``Profile.at_speeds``) and simulated again. A host's speed moves its heat (a slower host
+is busier, so warmer, :mod:`perseus.sim.service`) and how much its models overlap, so the
+speed is solved for over ``SPEED_ROUNDS`` simulations (:func:`replay_speed`). Assumptions: the host computed every batch
+size, cold start and switch slower or faster by one factor over the whole replay; a
+model served by several hosts gets the factor of all of them together.
+
+Why not a measurement beside the replay: a burst of batch-1 requests just before and
+after each replay said the host was 4% to 30% slower than profiled, yet the replay's own
+batches did not follow it (2026-11-29, ``bench_validate.py`` runs 1 and 2: rescaled by
+it, the shared spiky MobileNetV2 p95 went from +3% to +45%).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from perseus.config.scenario import LoadedScenario
+from perseus.metrics import Window
+from perseus.sim.trace import SimTrace
+from perseus.simulation import simulate_one
+from perseus.validate.compare import simulated_batch_ms
+
+SPEED_ROUNDS = 3
+
+
+def compute_ratio(measured_ms: dict[int, float], measured_counts: dict[int, int],
+                  simulated_ms: dict[int, float]) -> float | None:
+    """Measured over simulated compute, for the batch sizes both ran, weighted by the
+    measured batches; None without a common size."""
+    sizes = [k for k in measured_ms if k in simulated_ms and measured_counts.get(k)]
+    if not sizes:
+        return None
+    counts = np.array([measured_counts[k] for k in sizes], dtype=float)
+    measured = float(np.dot(counts, [measured_ms[k] for k in sizes]))
+    simulated = float(np.dot(counts, [simulated_ms[k] for k in sizes]))
+    return measured / simulated if simulated > 0 else None
+
+
+def at_speeds(loaded: LoadedScenario, factors: dict[str, float]) -> LoadedScenario:
+    """The scenario with every host type's profile rescaled by ``factors`` (per model)."""
+    profiles = {host_type: profile.at_speeds(factors) for host_type, profile in loaded.profiles.items()}
+    return loaded.model_copy(update={"profiles": profiles})
+
+
+def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.ndarray], seed: int,
+                 window: Window, simulated: SimTrace, measured_ms: dict[str, dict[int, float]],
+                 measured_counts: dict[str, dict[int, int]]) -> tuple[dict[str, float], SimTrace]:
+    """Per model, how many times as long as its profile says it computed in the replay,
+    and the simulation at those speeds; ``simulated`` is the simulation as profiled.
+
+    Per model, the speed ``f`` solves ``ratio(f) = 1``, where ``ratio`` is the measured
+    compute over the simulation's at speed ``f``: by the secant method on ``log f``
+    against ``log ratio``, from ``f = 1`` and, after it, ``f = ratio(1)`` (:func:`_secant`). Compute does not
+    scale in proportion to the speed (a slower host is warmer, and its models overlap
+    more), so the ratio alone overshoots or falls short."""
+    logs: dict[str, list[tuple[float, float]]] = {}   # per model: (log f, log ratio) tried
+    factors: dict[str, float] = {}
+    trace = simulated
+    for _ in range(SPEED_ROUNDS):
+        for model in measured_ms:
+            ratio = compute_ratio(measured_ms[model], measured_counts[model], simulated_batch_ms(trace, model))
+            if ratio is None:
+                continue
+            tried = logs.setdefault(model, [])
+            tried.append((float(np.log(factors.get(model, 1.0))), float(np.log(ratio))))
+            factors[model] = float(np.exp(_secant(tried)))
+        trace = simulate_one(at_speeds(loaded, factors), placement, arrivals, seed, window)
+    return factors, trace
+
+
+def _secant(tried: list[tuple[float, float]]) -> float:
+    """The next ``log f`` from the points (log f, log ratio) tried so far: between the
+    last two where they bracket the root, else one plain step (each simulation draws its
+    own batches, so a secant through two close points can throw far)."""
+    x1, g1 = tried[-1]
+    if len(tried) < 2 or tried[-2][1] * g1 >= 0:
+        return x1 + g1
+    x0, g0 = tried[-2]
+    return x1 - g1 * (x1 - x0) / (g1 - g0)
