@@ -45,8 +45,8 @@ def test_quick_profile_has_every_field_of_spec(quick_profile):
         alone = entry["front_end_ms"]   # measured request by request
         assert 0 < alone["p50"] <= alone["p95"] <= alone["p99"]
         by_core = entry["front_end_by_core_ms"]   # the open-loop replay, traced: no busy probes needed
-        assert "busy_front_end_ms" not in entry and set(by_core) <= {"idle", "busy", "waking"}
-        for state in ("idle", "busy"):   # half the core's time busy: both states have requests
+        assert "busy_front_end_ms" not in entry and set(by_core) <= {"idle", "busy", "waking", "asleep"}
+        for state in ("idle", "busy", "asleep"):   # half the core's time busy, then a tenth: all have requests
             stats = by_core[state]
             assert stats["n"] > 0 and 0 < stats["p5"] <= stats["p50"] <= stats["p95"] <= stats["p99"] < 100
     assert set(raw["switch_ms"]) == set(MODELS) and all(len(row) == 1 for row in raw["switch_ms"].values())

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perseus.profile.frontend import MIN_REQUESTS, front_end_by_core, poisson_schedule, replay_rates
+from perseus.profile.frontend import MIN_REQUESTS, front_end_by_core, poisson_schedule, replay_rates, replay_schedule
 from perseus.profile.plan import FULL, QUICK, points
 from perseus.profile.rawtable import COLUMNS
 from perseus.profile.stability import is_stable
@@ -138,24 +138,28 @@ def _replayed(model: str, sent_s: float, front_ms: float, start_s: float, comput
 
 
 def test_replay_front_end_by_core_state_with_pooling():
-    """Model a: a batch every 100 ms, a request 0.5 ms into it (waking) and one 5 ms into it
-    (busy). Model b: few requests, every one on an idle core; it takes the pooled spreads
-    of the states it has too few requests in."""
+    """Model a, every 100 ms: a request on a core quiet for 60 ms (asleep), one 0.5 ms into
+    its batch (waking), one 5 ms into it (busy) and one 15 ms after the last (idle). Model b:
+    few requests, on a quiet core; it takes the pooled spreads of the states it has too few
+    requests in."""
     rows = []
     for k in range(MIN_REQUESTS):
         t = k * 0.1
-        rows.append(_replayed("a", t, 1.0, t + 0.0005, 10.0))                  # idle, its batch starts 0.5 ms later
+        rows.append(_replayed("a", t, 1.0, t + 0.0005, 10.0))                  # asleep, its batch starts 0.5 ms later
         rows.append(_replayed("a", t + 0.001, 4.0, t + 0.0105, 2.0))           # waking (batch 0.5 ms old)
         rows.append(_replayed("a", t + 0.0055, 2.0 + k / MIN_REQUESTS, t + 0.0125, 2.0))   # busy
+        rows.append(_replayed("a", t + 0.0295, 1.5, t + 0.030, 10.0))          # idle: 15 ms after the busy batch
     rows.append(_replayed("b", 50.0, 3.0, 50.0005, 1.0))
     frame = pd.DataFrame(rows)
     spreads = front_end_by_core(frame, slice_ms=1.0)
     a, b = spreads["a"], spreads["b"]
-    assert (a["idle"].n, a["waking"].n, a["busy"].n) == (MIN_REQUESTS,) * 3
-    assert a["idle"].p50 == pytest.approx(1.0) and a["waking"].p99 == pytest.approx(4.0)
+    assert (a["asleep"].n, a["idle"].n, a["waking"].n, a["busy"].n) == (MIN_REQUESTS,) * 4
+    assert a["asleep"].p50 == pytest.approx(1.0) and a["idle"].p50 == pytest.approx(1.5)
+    assert a["waking"].p99 == pytest.approx(4.0)
     assert a["busy"].p5 == pytest.approx(2.05, abs=0.01) and a["busy"].p95 == pytest.approx(2.95, abs=0.01)
-    assert b["idle"].n == MIN_REQUESTS + 1 and b["idle"].mean == pytest.approx((MIN_REQUESTS + 3.0) / (MIN_REQUESTS + 1), abs=1e-4)
-    assert b["busy"] == a["busy"]               # b had none: a's, the only ones in that state
+    assert b["asleep"].n == MIN_REQUESTS + 1
+    assert b["asleep"].mean == pytest.approx((MIN_REQUESTS + 3.0) / (MIN_REQUESTS + 1), abs=1e-4)
+    assert b["busy"] == a["busy"] and b["idle"] == a["idle"]   # b had none: a's, the only ones in those states
     assert front_end_by_core(frame, slice_ms=0.0)["a"].get("waking") is None   # no slice, nothing waking
 
 
@@ -165,5 +169,9 @@ def test_replay_rates_share_the_core_equally():
     schedule = poisson_schedule(rates, 40.0)
     assert len(schedule["fast"]) == pytest.approx(5000, rel=0.05) and len(schedule["slow"]) == pytest.approx(500, rel=0.15)
     assert all(0 <= t.min() and t.max() < 40.0 and (np.diff(t) > 0).all() for t in schedule.values())
+    halves = replay_schedule({"fast": 2.0, "slow": 20.0}, (0.5, 0.1), 80.0)   # 40 s at 0.5, then 40 s at 0.1
+    fast = halves["fast"]
+    assert (fast < 40.0).sum() == pytest.approx(5000, rel=0.05) and (fast >= 40.0).sum() == pytest.approx(1000, rel=0.1)
+    assert all(t.max() < 80.0 and (np.diff(t) > 0).all() for t in halves.values())
     assert curve_item_ms(pd.DataFrame([_row("curve", "a", 4, 30.0, 33.0), _row("curve", "a", 8, 50.0, 55.0)],
                                       columns=COLUMNS)) == {"a": pytest.approx(7.5)}

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFlo
 from perseus.config.loading import dump_yaml, load_model, write_atomic
 
 ServiceTimeKind = Literal["empirical", "deterministic", "exponential", "lognormal"]
-CoreState = Literal["idle", "busy", "waking"]   # perseus.sim.frontend.CORE_STATES
+CoreState = Literal["idle", "busy", "waking", "asleep"]   # perseus.sim.frontend.CORE_STATES
 
 
 class _Strict(BaseModel):

@@ -8,8 +8,13 @@ the front end 1.1-1.25 ms on average with a p95 of 2.1-3.3 ms in the replays, wh
 probes had measured 1.0-1.1 ms and 1.2-1.3 ms (``perseus.sim.frontend`` has the split).
 
 So every profiled model gets a Poisson stream, all at once, each at an equal share of
-``Settings.replay_utilization`` of the core (rate = share / its batch-1 compute on the
-curve), for ``Settings.replay_s``, sent by ``validate``'s own replay code
+the core's time (rate = share / its batch-1 compute on the curve), for
+``Settings.replay_s``: its first part at the first of ``Settings.replay_utilization``,
+the next at the next (:func:`replay_schedule`). A low utilisation leaves the core quiet
+long enough between requests for the ``asleep`` state (:mod:`perseus.sim.frontend`): at
+0.5 alone, 268 of 3,537 requests arrived on a core quiet for 20 ms or more, most of them
+quiet for under 40 ms, where a one-model replay at 25 requests/s has most. The
+requests are sent by ``validate``'s own replay code
 (:mod:`perseus.replay`) with Triton's request traces on. A request's front end is its
 latency less the server's time from receiving it to its batch's end. The requests with
 their trace times are kept beside the profile, ``NAME.frontend.csv`` in the columns of
@@ -57,13 +62,22 @@ def poisson_schedule(rates: dict[str, float], duration_s: float, seed: int = 0) 
             for model, rate in rates.items()}
 
 
-def measure_front_end(endpoint: Endpoint, client_of_host: Callable[[], TritonClient], rates: dict[str, float],
-                      duration_s: float) -> pd.DataFrame:
-    """Replay Poisson streams at ``rates`` to ``endpoint`` with traces on; every request
-    with its trace times (:data:`COLUMNS`). A failed request stops the phase with the
-    host's error."""
+def replay_schedule(batch1_ms: dict[str, float], utilizations: tuple[float, ...], duration_s: float,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """Poisson arrivals per model: ``duration_s`` split in equal parts, the k-th at the
+    rates (:func:`replay_rates`) of the k-th utilisation."""
+    part_s = duration_s / len(utilizations)
+    parts = [poisson_schedule(replay_rates(batch1_ms, u), part_s, seed + k) for k, u in enumerate(utilizations)]
+    return {model: np.concatenate([k * part_s + part[model] for k, part in enumerate(parts)]) for model in batch1_ms}
+
+
+def measure_front_end(endpoint: Endpoint, client_of_host: Callable[[], TritonClient],
+                      schedule: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Replay ``schedule`` (arrival times per model) to ``endpoint`` with traces on; every
+    request with its trace times (:data:`COLUMNS`). A failed request stops the phase with
+    the host's error."""
     assert endpoint.trace_file is not None
-    models, index, times = merge_arrivals(poisson_schedule(rates, duration_s))
+    models, index, times = merge_arrivals(schedule)
     log = ReplayLog(models, index, times)
     client = client_of_host()
     try:
@@ -107,7 +121,8 @@ def front_end_by_core(requests: pd.DataFrame, slice_ms: float | None) -> dict[st
         return {}
     batches = traced.groupby(["model", "compute_start_s"], as_index=False)["compute_end_s"].max()
     states = core_states(batches["compute_start_s"].to_numpy(), batches["compute_end_s"].to_numpy(),
-                         traced["sent_s"].to_numpy(), (slice_ms or 0.0) / 1e3)
+                         traced["sent_s"].to_numpy(), (slice_ms or 0.0) / 1e3,
+                         np.sort(requests["sent_s"].dropna().to_numpy()))
     front = traced["latency_ms"].to_numpy() - (traced["compute_end_s"] - traced["received_s"]).to_numpy() * 1e3
     frame = pd.DataFrame({"model": traced["model"].to_numpy(), "state": np.asarray(CORE_STATES)[states],
                           "front_ms": front})

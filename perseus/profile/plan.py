@@ -102,8 +102,8 @@ class Settings:
     cold_requests: int = 25   # per window of a cold-start point: a cold batch is noisy
     probe_think_ms: float = 10.0   # think time of the busy and timer points
     timer_delay_ms: float = 2.0
-    replay_s: float = 45.0            # the frontend phase's replay
-    replay_utilization: float = 0.5   # of the core, shared equally by the models
+    replay_s: float = 60.0            # the frontend phase's replay
+    replay_utilization: tuple[float, ...] = (0.5, 0.1)   # of the core, shared equally by the models, in turn
 
     def queue_delay_ms(self, point: "Point") -> float | None:
         """The batcher delay the point's model is loaded with (None: no dynamic batcher)."""
@@ -120,7 +120,7 @@ class Settings:
 
 FULL = Settings()
 QUICK = Settings(batch_sizes=(1, 2, 4, 8), interference_batch_sizes=(1, 2), min_window_s=0.15, min_requests=3,
-                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5, replay_s=5.0)
+                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5, replay_s=8.0)
 
 
 def points(models: list[str], settings: Settings, traced: bool = False) -> list[Point]:

@@ -27,7 +27,7 @@ from perseus.config.scenario import ModelConfig
 from perseus.errors import InputError
 from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, random_batch
 from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
-from perseus.profile.frontend import front_end_by_core, measure_front_end, replay_rates
+from perseus.profile.frontend import front_end_by_core, measure_front_end, replay_schedule
 from perseus.profile.rawtable import RawTable, marker_row, window_row
 from perseus.profile.stability import is_stable
 from perseus.profile.summary import curve_item_ms, interference_matrix, model_profiles, switch_matrix, wake_slice_ms
@@ -212,9 +212,9 @@ def _replay_front_end(target: Target, point: Point, shapes: dict[str, tuple[int,
                       table: RawTable, path: Path) -> None:
     """The ``frontend`` point: its requests go to ``path``, a row marking it done to the table.
     The plan puts it where every model is loaded as the curve measured it."""
-    rates = replay_rates(curve_item_ms(table.frame()), settings.replay_utilization)
+    schedule = replay_schedule(curve_item_ms(table.frame()), settings.replay_utilization, settings.replay_s)
     endpoint = Endpoint(target.name, target.url, target.host, shapes, target.trace_file)
-    requests = measure_front_end(endpoint, target.client, rates, settings.replay_s)
+    requests = measure_front_end(endpoint, target.client, schedule)
     write_atomic(path, requests.to_csv(index=False, float_format="%.6f"))
     table.add_point([marker_row(point, len(requests), settings.replay_s)], True)
 

@@ -336,7 +336,8 @@ class Engine:
         end = [np.full(len(a), np.nan) for a in self.arrivals]
         batch = [np.zeros(len(a), dtype=np.int32) for a in self.arrivals]
         host_of_queue = np.array([q.host.index for q in self.queues], dtype=np.int32)
-        state_at = [_state_at(log, host_of_queue, h, self.wake_slice_s[h]) for h in range(len(self.hosts))]
+        state_at = [_state_at(log, host_of_queue, h, self.wake_slice_s[h], self._arrivals_at(h))
+                    for h in range(len(self.hosts))]
         for q in self.queues:
             rows = np.flatnonzero(log["queue"] == q.index)
             rows = rows[np.argsort(log["first"][rows], kind="stable")]
@@ -363,6 +364,10 @@ class Engine:
             end_s=np.concatenate(end),
         )
 
+    def _arrivals_at(self, host: int) -> np.ndarray:
+        """Sorted arrival times of every request routed to ``host``."""
+        return np.sort(np.concatenate([a[h == host] for a, h in zip(self.arrivals, self.host_of)]))
+
     def _batches(self, log: dict[str, np.ndarray]) -> BatchTable:
         model = np.array([q.model for q in self.queues], dtype=np.int32)
         host = np.array([q.host.index for q in self.queues], dtype=np.int32)
@@ -372,11 +377,13 @@ class Engine:
                           instance=log["instance"], size=log["size"], start_s=log["start"], end_s=log["end"])
 
 
-def _state_at(log: dict[str, np.ndarray], host_of_queue: np.ndarray, host: int, slice_s: float):
-    """A function giving, for times, the state of ``host``'s core then (idle, busy, waking)."""
+def _state_at(log: dict[str, np.ndarray], host_of_queue: np.ndarray, host: int, slice_s: float,
+              arrivals: np.ndarray):
+    """A function giving, for times, the state of ``host``'s core then
+    (:data:`perseus.sim.frontend.CORE_STATES`); ``arrivals``: every request it received."""
     rows = np.flatnonzero(host_of_queue[log["queue"]] == host)
     starts, ends = log["start"][rows], log["end"][rows]
-    return lambda times: core_states(starts, ends, times, slice_s)
+    return lambda times: core_states(starts, ends, times, slice_s, arrivals)
 
 
 def linked_groups(hosts: list[HostPlacement], routers: dict[str, RouterKind]) -> list[int]:

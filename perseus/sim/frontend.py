@@ -12,7 +12,18 @@ was sent, the same way for both models and every workload:
   waits for more than the slice's remainder: mean 1.9-2.2 ms, p95 4.5-5.6 ms;
 * ``busy`` - batches execute, none that young: the core is awake, so the median is
   shorter than idle (0.8-0.9 ms), but a request that must wait for the core waits long
-  (p95 3.1-3.9 ms).
+  (p95 3.1-3.9 ms);
+* ``asleep`` - an idle core on which nothing happened, no request arriving and no batch
+  ending, for ``ASLEEP_AFTER_S`` or more.
+
+Why ``asleep``: in the traces of five later ``bench_validate.py`` runs and of the
+profile's replay (2026-11-29), an idle request's median front end grew with how long the
+host had been quiet before it, the same way in every case, and levelled off after about
+50 ms: 0.8-1.1 ms after under 2 ms, 1.0-1.3 after 10-20 ms, 1.2-1.45 after 40-80 ms
+(the threads that carry a request sleep deeper the longer nothing comes). The profile's
+replay sent most requests within 20 ms of the one before, a one-model replay at 25
+requests/s most after more: its median front end was 1.26 ms live against 0.91 ms
+simulated, 2% of its p50 latency.
 
 The same rule classifies a live request (from the traces' batch times, in the profiler)
 and a simulated one (from the simulated batches), so that the spreads the profiler
@@ -25,24 +36,31 @@ from __future__ import annotations
 
 import numpy as np
 
-IDLE, BUSY, WAKING = 0, 1, 2
-CORE_STATES = ("idle", "busy", "waking")
+IDLE, BUSY, WAKING, ASLEEP = 0, 1, 2, 3
+CORE_STATES = ("idle", "busy", "waking", "asleep")
+ASLEEP_AFTER_S = 0.02
 
 
-def core_states(starts: np.ndarray, ends: np.ndarray, times: np.ndarray, slice_s: float) -> np.ndarray:
+def core_states(starts: np.ndarray, ends: np.ndarray, times: np.ndarray, slice_s: float,
+                arrivals: np.ndarray) -> np.ndarray:
     """For each of ``times``, the state of a core that executed batches ``[starts[i], ends[i])``
-    (any order): ``WAKING`` when a batch executing then started less than ``slice_s``
-    before, else ``BUSY`` when one executes, else ``IDLE``. A batch that starts at the
-    very time (the request's own, on an idle core) does not count."""
+    (any order) and received requests at ``arrivals`` (sorted; ``times`` among them):
+    ``WAKING`` when a batch executing then started less than ``slice_s`` before, else
+    ``BUSY`` when one executes, else ``ASLEEP`` when no request arrived and no batch ended
+    in the ``ASLEEP_AFTER_S`` before, else ``IDLE``. A batch that starts at the very time
+    (the request's own, on an idle core) does not count."""
     order = np.argsort(starts, kind="stable")
     starts, ends = np.asarray(starts, dtype=float)[order], np.asarray(ends, dtype=float)[order]
     times = np.asarray(times, dtype=float)
-    states = np.full(len(times), IDLE, dtype=np.int8)
+    arrivals = np.asarray(arrivals, dtype=float)
+    started = np.searchsorted(starts, times, side="left")     # batches started before
+    last_end = np.concatenate([[-np.inf], np.maximum.accumulate(ends)])[started]   # the latest end among them
+    last_arrival = np.concatenate([[-np.inf], arrivals])[np.searchsorted(arrivals, times, side="left")]
+    quiet = times - np.maximum(last_end, last_arrival)
+    states = np.where(quiet >= ASLEEP_AFTER_S, ASLEEP, IDLE).astype(np.int8)
+    states[last_end > times] = BUSY
     if not len(starts):
         return states
-    started = np.searchsorted(starts, times, side="left")     # batches started before
-    reach = np.maximum.accumulate(ends)                         # the latest end among them
-    states[(started > 0) & (reach[np.maximum(started - 1, 0)] > times)] = BUSY
     young = np.searchsorted(starts, times - slice_s, side="right")   # first batch inside the slice
     for k in range(int(np.max(started - young, initial=0))):
         index = young + k

@@ -65,7 +65,7 @@ front-end delays do not change which batch it joins.
 
 Where the profile measured the front end in an open-loop replay (``front_end_by_core_ms``,
 :mod:`perseus.sim.frontend`), that replaces all of the above: each request's overhead is a
-draw from the spread of the core's state when it arrived (idle, busy, waking), through
+draw from the spread of the core's state when it arrived (idle, busy, waking, asleep), through
 quantile knots at the measured p5 ... p99 (tails extended linearly), whatever its batch
 size or its model's rest. The knots keep the measured quantiles, not the mean.
 
@@ -81,7 +81,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from perseus.config.profile import ColdStart, LatencyStats, ModelProfile, OverheadStats
-from perseus.sim.frontend import CORE_STATES, IDLE
+from perseus.sim.frontend import BUSY, CORE_STATES, WAKING
 
 _CHUNK = 4096
 HEAT_MEMORY_S = 10.0   # time constant of a host's heat (see the module docstring)
@@ -165,7 +165,7 @@ class ServiceTime:
         u = self.front_rng.random(len(mean_s))
         spread = np.interp(u, _KNOTS, self._front)
         if self._busy_front is not None:
-            spread = np.where(states != IDLE, np.interp(u, _KNOTS, self._busy_front), spread)
+            spread = np.where(np.isin(states, (BUSY, WAKING)), np.interp(u, _KNOTS, self._busy_front), spread)
         return mean_s * spread
 
     def _standard(self, shape: tuple[float, ...]) -> list[float]:
@@ -264,7 +264,7 @@ _FINE_KNOTS = np.array([0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0])
 
 def _by_core_knots(profile: ModelProfile) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """Per core state (in :data:`CORE_STATES` order): quantile levels and front ends (s);
-    a state the profile lacks takes the idle spread."""
+    a state the profile lacks (``asleep`` in profiles made before it) takes the idle spread."""
     measured = profile.front_end_by_core_ms
     if not measured or "idle" not in measured:
         return None
