@@ -1,0 +1,54 @@
+"""How far two live replays of the same arrivals land from each other: the noise floor
+under the simulator's error.
+
+Reads the folders that ``bench_validate.py --keep DIR`` left (same cases, same seeds:
+the very same arrivals) and prints, per case and model, the range of each measured
+percentile over the runs and the mean absolute relative difference between any two
+runs. Where that difference is above a fidelity target, no simulator can meet the
+target against every run on that machine.
+
+    python bench/live_spread.py DIR DIR [DIR ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+
+KEYS = ("p50", "p95", "p99")
+
+
+def measured(folder: Path) -> dict[tuple[str, str], np.ndarray]:
+    """Per (case, model): the measured p50, p95 and p99 (ms) of one kept run."""
+    result = {}
+    for path in sorted(folder.glob("*.json")):
+        for placement in json.loads(path.read_text())["placements"].values():
+            for model, entry in placement["models"].items():
+                result[path.stem, model] = np.array([entry["measured"]["latency_ms"][k] for k in KEYS])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folders", type=Path, nargs="+")
+    args = parser.parse_args()
+    runs = [measured(folder) for folder in args.folders]
+    rows = sorted(set.intersection(*(set(run) for run in runs)))
+    print(f"{len(runs)} runs; per case and model: measured range (ms), mean |difference| between two runs (%)")
+    differences = []
+    for row in rows:
+        values = np.array([run[row] for run in runs])
+        pairs = [np.abs(a / b - 1) * 100 for a, b in itertools.combinations(values, 2)]
+        differences += pairs
+        ranges = "  ".join(f"{k} {values[:, i].min():6.1f}-{values[:, i].max():6.1f}" for i, k in enumerate(KEYS))
+        print(f"{row[0]:<16}{row[1]:<14}{ranges}   " + " / ".join(f"{d:4.1f}" for d in np.mean(pairs, axis=0)))
+    print("all rows, mean |difference| between two runs, p50 / p95 / p99 %: "
+          + " / ".join(f"{d:.1f}" for d in np.mean(differences, axis=0)))
+
+
+if __name__ == "__main__":
+    main()
