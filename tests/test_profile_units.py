@@ -29,8 +29,12 @@ def test_plan_covers_every_ordered_pair_and_part(settings):
     assert {(p.model, p.batch_size) for p in plan if p.phase == "curve"} == {
         (m, b) for m in models for b in settings.batch_sizes}
     assert {(p.model, p.instances) for p in plan if p.phase == "scaling"} == {(m, n) for m in models for n in (1, 2)}
-    cold = [p for p in plan if p.phase == "coldstart"]
+    cold = [p for p in plan if p.phase == "coldstart" and p.batch_size == 1]
     assert {(p.model, p.think_ms) for p in cold} == {(m, t) for m in models for t in settings.think_ms}
+    batched = [p for p in plan if p.phase == "coldstart" and p.batch_size > 1]   # back to back, after 8x the longest
+    assert {(p.model, p.batch_size, p.think_ms) for p in batched} == {
+        (m, 8, t) for m in models for t in (0.0, 8 * max(settings.think_ms))}
+    assert not any(p.per_request for p in batched) and settings.window_requests(batched[0]) == settings.cold_batch_requests
     assert 0.0 in settings.think_ms and max(settings.think_ms) >= 100   # back to back, and a cold core
     assert {(p.model, p.partner) for p in plan if p.phase == "switch"} == {
         (x, y) for x in models for y in models if x != y}
@@ -75,12 +79,29 @@ def test_summary_from_raw_windows():
     assert model.instance_scaling == {1: 1.0, 2: 1.5}
     assert model.cold_start.idle_ms == [0.5, 102.0]    # think time plus the overhead
     assert model.cold_start.compute_ms == [9.0, 12.0] and model.cold_start.overhead_ms == [0.5, 2.0]
+    assert model.cold_start_share == {}                 # no larger batch measured cold
     assert (model.front_end_ms.mean, model.front_end_ms.p95) == (2.0, 4.0)   # the point measured per request
     assert (model.busy_front_end_ms.mean, model.busy_front_end_ms.p99) == (4.0, 12.0)
     assert model.queue_delay_lag_ms == pytest.approx(2.25 - 2.0 - 0.1)   # less the queue time without a batcher
     matrix = interference_matrix(frame)
     assert matrix["a"]["a"] == pytest.approx((2.0 + 1.8) / 2) and matrix["a"]["b"] == 1.5
     assert switch_matrix(frame) == {"a": {"b": 0.75}}
+
+
+def test_cold_start_share_of_a_larger_batch_at_batch_1s_duty_cycle():
+    """Batch 1: 9 ms back to back, 12 ms after 100 ms (overhead 2 ms: duty 12/114). A batch
+    of 8: 60 ms back to back, 66 ms after 800 ms (overhead 4 ms: duty 66/870, colder than
+    batch 1's coldest row, so batch 1's slowdown there is the table's end, 12/9 - 1)."""
+    rows = [_row("curve", "a", 1, 9.0, 9.5), _row("coldstart", "a", 1, 9.0, 9.5, think=0.0),
+            _row("coldstart", "a", 1, 12.0, 14.0, think=100.0),
+            _row("coldstart", "a", 8, 60.0, 62.0, think=0.0), _row("coldstart", "a", 8, 66.0, 70.0, think=800.0)]
+    model = model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12})["a"]
+    assert model.cold_start.compute_ms == [9.0, 12.0]          # batch 1 only
+    assert model.cold_start_share == {8: pytest.approx((66 / 60 - 1) / (12 / 9 - 1), abs=1e-4)}
+    warm = [_row("curve", "a", 1, 9.0, 9.5), _row("coldstart", "a", 1, 9.0, 9.5, think=0.0),
+            _row("coldstart", "a", 1, 9.1, 10.0, think=100.0),   # batch 1 barely slowed: no share
+            _row("coldstart", "a", 8, 60.0, 62.0, think=0.0), _row("coldstart", "a", 8, 66.0, 70.0, think=800.0)]
+    assert model_profiles(pd.DataFrame(warm, columns=COLUMNS), {"a": 12})["a"].cold_start_share == {}
 
 
 def test_wake_slice_and_slowdown_fitted_across_batch_sizes():

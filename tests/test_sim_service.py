@@ -56,6 +56,19 @@ def test_cold_start_scales_compute_and_adds_overhead_after_idle_time():
                        [0.0015, 0.0005, 0.0007 + 0.0008 * 14 / 90, 0.0015, 0.0015, 0.0015, 0.0015])
 
 
+def test_a_larger_batch_pays_its_measured_share_of_the_cold_start():
+    """Batch 1 computes 12/9 of its time cold; a batch of 8 pays half of that slowdown,
+    a batch of 4 (between 1 and 8) 1 - 3/7 * 0.5 of it, a batch of 16 half (held)."""
+    prof = profile({"m": {1: 9.0, 4: 30.0, 8: 60.0, 16: 120.0}})
+    prof.models["m"].cold_start = ColdStart(idle_ms=[1.0, 101.0], compute_ms=[9.0, 12.0], overhead_ms=[0.0, 0.0])
+    prof.models["m"].cold_start_share = {8: 0.5}
+    config = ModelConfig(max_batch_size=16, max_queue_delay_ms=0)
+    for size, share in ((1, 1.0), (4, 1 - 3 / 7 * 0.5), (8, 0.5), (16, 0.5)):
+        batches = one_host(prof, {"m": config}, {"m": np.zeros(size)}).batches   # a cold device
+        warm_ms = prof.models["m"].batch_latency_ms[size].mean
+        assert batches.end_s[0] * 1e3 == pytest.approx(warm_ms * (1 + (12 / 9 - 1) * share))
+
+
 @pytest.mark.parametrize("period_ms, compute_ms", [(21.0, 10.0), (113.0, 12.0), (16.0, 9.694)])
 def test_cold_start_settles_where_the_table_puts_the_models_duty_cycle(period_ms, compute_ms):
     """Measured after think times, the table's rows are duty cycles (9/10, 10/21, 12/113):

@@ -96,6 +96,9 @@ class ModelProfile(_Strict):
     instance_scaling: dict[PositiveInt, PositiveFloat] = Field(default_factory=dict)
     service_time: ServiceTimeKind | None = None
     cold_start: ColdStart | None = None
+    # per batch size: the share of batch 1's cold-start slowdown that a batch of that size
+    # pays at the same duty cycle (perseus.sim.service); batch 1 is 1 by definition
+    cold_start_share: dict[PositiveInt, float] = Field(default_factory=dict)
     # each one-item request's time outside the server (client, network, front end), after
     # a think time with the model alone, and while another model's batch holds the core
     front_end_ms: OverheadStats | None = None

@@ -7,7 +7,10 @@ stability windows. Phases:
   ``batch_size``, model alone, one instance;
 * ``coldstart`` - one-item requests at concurrency 1 with a think time of ``think_ms``
   between a response and the next request, model alone: how much slower the model
-  computes, and how much more a request costs, after it sat idle;
+  computes, and how much more a request costs, after it sat idle; and batches of
+  ``Settings.cold_batch_size`` (at most the curve's largest) back to back and after the
+  longest think time times that size (about the same duty cycle as batch 1's longest):
+  how much of the slowdown a larger batch pays;
 * ``switch`` - ``model``'s batch-1 time when each of its requests follows one of
   ``partner`` (one client alternating the two at concurrency 1): what running another
   model just before costs it (caches refilled);
@@ -61,7 +64,7 @@ class Point:
         if self.phase == "scaling":
             return f"{self.model} x{self.instances} instances"
         if self.phase == "coldstart":
-            return f"{self.model} after {self.think_ms:g} ms idle"
+            return f"{self.model} batch {self.batch_size} after {self.think_ms:g} ms idle"
         if self.phase == "switch":
             return f"{self.model} right after {self.partner}"
         if self.phase == "busy":
@@ -79,7 +82,8 @@ class Point:
     @property
     def per_request(self) -> bool:
         """Whether each request's front end is measured (a snapshot in its think time)."""
-        return self.phase == "busy" or (self.phase == "coldstart" and self.think_ms >= PER_REQUEST_THINK_MS)
+        return self.phase == "busy" or (self.phase == "coldstart" and self.batch_size == 1
+                                        and self.think_ms >= PER_REQUEST_THINK_MS)
 
     @property
     def busy_partner(self) -> bool:
@@ -100,6 +104,8 @@ class Settings:
     max_windows: int = 10
     think_ms: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0, 30.0, 100.0)
     cold_requests: int = 25   # per window of a cold-start point: a cold batch is noisy
+    cold_batch_size: int = 8
+    cold_batch_requests: int = 8   # per window of a cold-start point of that size
     probe_think_ms: float = 10.0   # think time of the busy and timer points
     timer_delay_ms: float = 2.0
     replay_s: float = 60.0            # the frontend phase's replay
@@ -110,6 +116,8 @@ class Settings:
         return self.timer_delay_ms if point.phase == "timer" else None
 
     def window_requests(self, point: "Point") -> int:
+        if point.phase == "coldstart" and point.batch_size > 1:
+            return max(self.min_requests, self.cold_batch_requests)
         probing = point.per_request or point.phase in ("coldstart", "timer")
         return max(self.min_requests, self.cold_requests) if probing else self.min_requests
 
@@ -120,7 +128,8 @@ class Settings:
 
 FULL = Settings()
 QUICK = Settings(batch_sizes=(1, 2, 4, 8), interference_batch_sizes=(1, 2), min_window_s=0.15, min_requests=3,
-                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5, replay_s=8.0)
+                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5, cold_batch_requests=3,
+                 replay_s=8.0)
 
 
 def points(models: list[str], settings: Settings, traced: bool = False) -> list[Point]:
@@ -129,6 +138,10 @@ def points(models: list[str], settings: Settings, traced: bool = False) -> list[
     host measures the front end by the ``frontend`` replay instead of ``busy`` points."""
     plan = [Point("curve", m, b) for m in models for b in settings.batch_sizes]
     plan += [Point("coldstart", m, 1, think_ms=t) for m in models for t in settings.think_ms]
+    cold_batch = min(settings.cold_batch_size, max(settings.batch_sizes))   # no larger than the curve's
+    if cold_batch > 1:
+        plan += [Point("coldstart", m, cold_batch, think_ms=t * cold_batch)
+                 for m in models for t in (min(settings.think_ms), max(settings.think_ms))]
     plan += [Point("switch", a, 1, 1, b) for a in models for b in models if b != a]
     if traced:
         plan.append(Point("frontend", "", 1))

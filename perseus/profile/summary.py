@@ -12,6 +12,8 @@ judged). Conventions, stated once:
 * percentiles of several windows are their request-weighted mean;
 * ``cold_start``: per think time, the batch-1 compute and the client latency less it;
   the model sat idle for the think time plus that overhead before each batch;
+  ``cold_start_share[k]``: a batch of k's compute after its think time over back to back,
+  less one, over batch 1's slowdown at that duty cycle (``compute / (compute + idle)``);
 * ``instance_scaling[n]`` = throughput with n busy instances / throughput with one;
 * ``switch_ms[a][b]`` = a's batch-1 compute alternating with b's less a's compute alone in
   a window right before each;
@@ -38,8 +40,10 @@ import pandas as pd
 from scipy import stats
 
 from perseus.config.profile import LatencyStats, LinearFit, ColdStart, ModelProfile, OverheadStats
+from perseus.sim.service import cold_factor_by_duty
 
 JUDGED_WINDOWS = 3
+MIN_COLD_SLOWDOWN = 0.03   # batch 1 slower than this at the larger batch's duty cycle for a share
 
 
 def point_rows(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -116,8 +120,9 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
             fit=linear_fit(curve),
             instance_scaling=instance_scaling(points.get("scaling", [])),
             service_time="empirical",
-            cold_start=cold_start(points.get("coldstart", [])),
-            front_end_ms=front_end(points.get("coldstart", [])),
+            cold_start=cold_start(_of_size(points.get("coldstart", []), 1)),
+            cold_start_share=cold_start_share(points.get("coldstart", [])),
+            front_end_ms=front_end(_of_size(points.get("coldstart", []), 1)),
             busy_front_end_ms=front_end(points.get("busy", [])),
             front_end_by_core_ms=(front_ends or {}).get(model),
             queue_delay_lag_ms=queue_delay_lag(points.get("timer", []), curve_rows.get(1)),
@@ -153,6 +158,34 @@ def cold_start(points: list[pd.DataFrame]) -> ColdStart | None:
     idle = sorted(table)
     return ColdStart(idle_ms=[round(i, 4) for i in idle], compute_ms=[round(table[i][0], 4) for i in idle],
                      overhead_ms=[round(table[i][1], 4) for i in idle])
+
+
+def _of_size(points: list[pd.DataFrame], size: int) -> list[pd.DataFrame]:
+    return [rows for rows in points if int(rows.iloc[0]["batch_size"]) == size]
+
+
+def cold_start_share(points: list[pd.DataFrame]) -> dict[int, float]:
+    """Per larger batch size measured back to back and after a think time: its slowdown
+    after the think (``compute / back to back - 1``) over batch 1's at the same duty cycle,
+    read from batch 1's table as the simulator reads it; left out where batch 1 slowed by
+    under ``MIN_COLD_SLOWDOWN`` there (the share would be noise)."""
+    table = cold_start(_of_size(points, 1))
+    by_size: dict[int, dict[float, tuple[float, float]]] = {}
+    for rows in points:
+        size = int(rows.iloc[0]["batch_size"])
+        if size > 1:
+            compute = _server_batch_ms(rows)
+            idle = float(rows.iloc[0]["think_ms"]) + max(_weighted(rows, "client_mean_ms") - compute, 0.0)
+            by_size.setdefault(size, {})[idle] = (compute, compute / (compute + idle))
+    shares = {}
+    for size, rows in sorted(by_size.items()):
+        if table is None or len(rows) < 2:
+            continue
+        warm, (cold, duty) = rows[min(rows)][0], rows[max(rows)]
+        batch1 = float(np.interp(duty, *cold_factor_by_duty(table))) - 1.0
+        if batch1 >= MIN_COLD_SLOWDOWN:
+            shares[size] = round(max(cold / warm - 1.0, 0.0) / batch1, 4)
+    return shares
 
 
 def front_end(points: list[pd.DataFrame]) -> OverheadStats | None:

@@ -286,7 +286,7 @@ class Engine:
             if not size:
                 break
             idle = now - q.rested_since if not q.busy else 0.0   # the model's own rest
-            work = service.draw(size) * (service.cold_factor(device.heat_at(now)) if service.cold else 1.0)
+            work = service.draw(size) * (service.cold_factor(device.heat_at(now), size) if service.cold else 1.0)
             work += self._switch_extra(q, device)
             q.busy += 1
             instance = q.idle.pop()

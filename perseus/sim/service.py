@@ -21,8 +21,12 @@ time the model computed. A host's *heat* is the share of time its device execute
 batch, through an exponential memory of ``HEAT_MEMORY_S``: it decays while the device
 idles and climbs towards one while it is busy (``SharedDevice.heat_at``). Each batch
 computes ``compute(heat) / compute(back to back)`` times its warm time, the table read
-by duty cycle, linear between the measured points and held beyond them; each of its
-requests has the overhead measured after its model's rest.
+by duty cycle, linear between the measured points and held beyond them; a batch of more
+than one pays the share of that slowdown (``factor - 1``) its profile measured for its size
+(``cold_start_share``: a batch of 8 back to back and after eight times the longest think
+time, against batch 1's table at that duty cycle), linear in the size between 1 and the
+measured sizes and held beyond (all of it without a measurement); each of its requests
+has the overhead measured after its model's rest.
 Why heat and not the last rest: in Triton's traces of an open-loop shared replay on the
 embedded host (`bench_validate.py`'s shared Poisson case, 60 s), batch-1 compute hardly
 depended on how long the model had rested just before - ResNet-18 10.0 ms after under 3
@@ -106,7 +110,8 @@ class ServiceTime:
         self.cold = cold is not None
         self._idle_s = [i / 1e3 for i in cold.idle_ms] if cold else [0.0]
         self._cold_overhead_s = [o / 1e3 for o in cold.overhead_ms] if cold else [0.0]
-        self._duty, self._cold_factor = _cold_factor_by_duty(cold)
+        self._duty, self._cold_factor = cold_factor_by_duty(cold)
+        self._cold_share = _cold_share_by_size(profile.cold_start_share, max_batch)
         shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
         distinct = sorted(set(shapes))
         self._shape_of = [distinct.index(s) for s in shapes]
@@ -130,17 +135,19 @@ class ServiceTime:
         self._used[s] = used + 1
         return self.means[size] * variates[used]
 
-    def cold_factor(self, heat: float) -> float:
-        """How many times its warm solo time a batch takes whose model starts at ``heat``
-        (its duty cycle)."""
+    def cold_factor(self, heat: float, size: int) -> float:
+        """How many times its warm solo time a batch of ``size`` takes that starts on a
+        device at ``heat`` (its duty cycle)."""
         xs, ys = self._duty, self._cold_factor
         i = bisect_right(xs, heat)
         if i == 0:
-            return ys[0]
-        if i == len(xs):
-            return ys[-1]
-        x0, x1 = xs[i - 1], xs[i]
-        return ys[i - 1] + (ys[i] - ys[i - 1]) * (heat - x0) / (x1 - x0)
+            factor = ys[0]
+        elif i == len(xs):
+            factor = ys[-1]
+        else:
+            x0, x1 = xs[i - 1], xs[i]
+            factor = ys[i - 1] + (ys[i] - ys[i - 1]) * (heat - x0) / (x1 - x0)
+        return 1.0 + (factor - 1.0) * self._cold_share[size]
 
     def overheads(self, sizes: np.ndarray, idle_s: np.ndarray) -> np.ndarray:
         """Per-request overhead of batches of ``sizes`` whose model rested ``idle_s`` (s)."""
@@ -180,12 +187,20 @@ class ServiceTime:
         return np.interp(u, _KNOTS, shape).tolist()
 
 
-def _cold_factor_by_duty(cold: ColdStart | None) -> tuple[list[float], list[float]]:
+def cold_factor_by_duty(cold: ColdStart | None) -> tuple[list[float], list[float]]:
     """The cold-start table as (duty cycle, compute / compute back to back), by duty cycle."""
     if cold is None:
         return [0.0], [1.0]
     rows = sorted((c / (c + i), c / cold.compute_ms[0]) for c, i in zip(cold.compute_ms, cold.idle_ms))
     return [d for d, _ in rows], [e for _, e in rows]
+
+
+def _cold_share_by_size(measured: dict[int, float], max_batch: int) -> list[float]:
+    """The share of batch 1's cold-start slowdown each size 0 .. ``max_batch`` pays:
+    linear in the size between batch 1 (all of it) and the measured sizes, held beyond."""
+    sizes = [1, *sorted(k for k in measured if k > 1)]
+    shares = [1.0, *(measured[k] for k in sizes[1:])]
+    return np.interp(np.arange(max_batch + 1), sizes, shares).tolist()
 
 
 def _nearest(sizes: list[int], k: int) -> int:
