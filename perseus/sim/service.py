@@ -26,7 +26,13 @@ than one pays the share of that slowdown (``factor - 1``) its profile measured f
 (``cold_start_share``: a batch of 8 back to back and after eight times the longest think
 time, against batch 1's table at that duty cycle), linear in the size between 1 and the
 measured sizes and held beyond (all of it without a measurement); each of its requests
-has the overhead measured after its model's rest.
+has the overhead measured after its model's rest. Why a share: in all seven
+``bench_validate.py`` runs kept on 2026-11-29, one-model Gamma replays at replay speed
+(:mod:`perseus.validate.speed`), live batches of 1 computed 3-4% longer than simulated
+with one factor for every size, of 2 about 2% longer and of 4 5-8% shorter; the profile's
+batch of 8 after 800 ms slowed by 0.02-0.25 of batch 1's slowdown at that duty cycle.
+Re-simulated on those runs (63 rows at replay speed), the mean absolute error of p50 /
+p95 / p99 went from 2.4 / 4.2 / 7.6% to 2.1 / 4.0 / 7.0%.
 Why heat and not the last rest: in Triton's traces of an open-loop shared replay on the
 embedded host (`bench_validate.py`'s shared Poisson case, 60 s), batch-1 compute hardly
 depended on how long the model had rested just before - ResNet-18 10.0 ms after under 3
