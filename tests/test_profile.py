@@ -42,7 +42,7 @@ def test_quick_profile_has_every_field_of_spec(quick_profile):
         assert set(entry["instance_scaling"]) == {1, 2}
         cold = entry["cold_start"]
         assert len(cold["idle_ms"]) == 2 and cold["idle_ms"][-1] >= 100 and min(cold["overhead_ms"]) > 0
-        assert set(entry["cold_start_share"]) <= {8} and all(v >= 0 for v in entry["cold_start_share"].values())
+        assert "cold_start_share" not in entry or not entry["cold_start_share"]   # quick: batch 1 only
         alone = entry["front_end_ms"]   # measured request by request
         assert 0 < alone["p50"] <= alone["p95"] <= alone["p99"]
         by_core = entry["front_end_by_core_ms"]   # the open-loop replay, traced: no busy probes needed

@@ -32,9 +32,10 @@ def test_plan_covers_every_ordered_pair_and_part(settings):
     cold = [p for p in plan if p.phase == "coldstart" and p.batch_size == 1]
     assert {(p.model, p.think_ms) for p in cold} == {(m, t) for m in models for t in settings.think_ms}
     batched = [p for p in plan if p.phase == "coldstart" and p.batch_size > 1]   # back to back, after 8x the longest
-    assert {(p.model, p.batch_size, p.think_ms) for p in batched} == {
-        (m, 8, t) for m in models for t in (0.0, 8 * max(settings.think_ms))}
-    assert not any(p.per_request for p in batched) and settings.window_requests(batched[0]) == settings.cold_batch_requests
+    size = settings.cold_batch_size
+    assert {(p.model, p.batch_size, p.think_ms) for p in batched} == (
+        {(m, size, t) for m in models for t in (0.0, size * max(settings.think_ms))} if size > 1 else set())
+    assert all(not p.per_request and settings.window_requests(p) == settings.cold_batch_requests for p in batched)
     assert 0.0 in settings.think_ms and max(settings.think_ms) >= 100   # back to back, and a cold core
     assert {(p.model, p.partner) for p in plan if p.phase == "switch"} == {
         (x, y) for x in models for y in models if x != y}

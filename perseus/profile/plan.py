@@ -128,8 +128,8 @@ class Settings:
 
 FULL = Settings()
 QUICK = Settings(batch_sizes=(1, 2, 4, 8), interference_batch_sizes=(1, 2), min_window_s=0.15, min_requests=3,
-                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5, cold_batch_requests=3,
-                 replay_s=8.0)
+                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5, replay_s=6.0,
+                 cold_batch_size=1)   # no larger cold batches: 10 s more than the 2 min target allows
 
 
 def points(models: list[str], settings: Settings, traced: bool = False) -> list[Point]:
