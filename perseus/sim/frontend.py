@@ -16,8 +16,8 @@ was sent, the same way for both models and every workload:
 * ``asleep`` - an idle core on which nothing happened, no request arriving and no batch
   ending, for ``ASLEEP_AFTER_S`` or more.
 
-Why ``asleep``: in the traces of five later ``bench_validate.py`` runs and of the
-profile's replay (2026-11-29), an idle request's median front end grew with how long the
+Why ``asleep``: in the traces of two later ``bench_validate.py`` runs (12 replays) and
+of the profile's replay (2026-11-29), an idle request's median front end grew with how long the
 host had been quiet before it, the same way in every case, and levelled off after about
 50 ms: 0.8-1.1 ms after under 2 ms, 1.0-1.3 after 10-20 ms, 1.2-1.45 after 40-80 ms
 (the threads that carry a request sleep deeper the longer nothing comes). The profile's
