@@ -20,7 +20,7 @@ Why ``asleep``: in the traces of two later ``bench_validate.py`` runs (12 replay
 of the profile's replay (2026-11-29), an idle request's median front end grew with how long the
 host had been quiet before it, the same way in every case, and levelled off after about
 50 ms: 0.8-1.1 ms after under 2 ms, 1.0-1.3 after 10-20 ms, 1.2-1.45 after 40-80 ms
-(the threads that carry a request sleep deeper the longer nothing comes). The profile's
+(presumably the threads that carry a request sleep deeper the longer nothing comes). The profile's
 replay sent most requests within 20 ms of the one before, a one-model replay at 25
 requests/s most after more: its median front end was 1.26 ms live against 0.91 ms
 simulated, 2% of its p50 latency.
