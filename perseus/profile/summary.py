@@ -113,6 +113,7 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
             continue
         summaries = {size: curve_point(rows) for size, rows in sorted(curve_rows.items())}
         curve = {size: latency for size, (latency, _) in summaries.items()}
+        cold = cold_start(_of_size(points.get("coldstart", []), 1))
         profiles[model] = ModelProfile(
             input_bytes=input_bytes.get(model),
             batch_latency_ms=curve,
@@ -120,8 +121,8 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
             fit=linear_fit(curve),
             instance_scaling=instance_scaling(points.get("scaling", [])),
             service_time="empirical",
-            cold_start=cold_start(_of_size(points.get("coldstart", []), 1)),
-            cold_start_share=cold_start_share(points.get("coldstart", [])),
+            cold_start=cold,
+            cold_start_share=cold_start_share(points.get("coldstart", []), cold),
             front_end_ms=front_end(_of_size(points.get("coldstart", []), 1)),
             busy_front_end_ms=front_end(points.get("busy", [])),
             front_end_by_core_ms=(front_ends or {}).get(model),
@@ -164,12 +165,11 @@ def _of_size(points: list[pd.DataFrame], size: int) -> list[pd.DataFrame]:
     return [rows for rows in points if int(rows.iloc[0]["batch_size"]) == size]
 
 
-def cold_start_share(points: list[pd.DataFrame]) -> dict[int, float]:
+def cold_start_share(points: list[pd.DataFrame], table: ColdStart | None) -> dict[int, float]:
     """Per larger batch size measured back to back and after a think time: its slowdown
     after the think (``compute / back to back - 1``) over batch 1's at the same duty cycle,
-    read from batch 1's table as the simulator reads it; left out where batch 1 slowed by
-    under ``MIN_COLD_SLOWDOWN`` there (the share would be noise)."""
-    table = cold_start(_of_size(points, 1))
+    read from batch 1's ``table`` as the simulator reads it; left out where batch 1 slowed
+    by under ``MIN_COLD_SLOWDOWN`` there (the share would be noise)."""
     by_size: dict[int, dict[float, tuple[float, float]]] = {}
     for rows in points:
         size = int(rows.iloc[0]["batch_size"])
