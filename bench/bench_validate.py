@@ -10,7 +10,11 @@ drifts, so the errors as profiled are not the model's alone. Each model gets two
 the simulation as profiled (``profile``), and with the profile rescaled to the replay's
 speed (``at speed``).
 
-    python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...] [--keep DIR]
+    python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...] [--repeat N] [--keep DIR]
+
+``--repeat N`` replays each case N times (``validate --repeat``): the rows compare the
+simulation with the mean of the replays, and a row per replay follows with that replay's
+own errors at its speed, so that the machine's spread shows beside the model's error.
 
 ``--keep DIR`` leaves in DIR the profile as it was, each case's scenario, results (JSON)
 and requests (CSV, with Triton's trace times), to study the error afterwards without
@@ -64,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=130.0)
     parser.add_argument("--cases", default=",".join(f"{h}-{w}" for h in HOSTS for w in WORKLOADS))
+    parser.add_argument("--repeat", type=int, default=1, help="replays per case, compared by their mean")
     parser.add_argument("--keep", type=Path, help="folder for each case's scenario, results and requests")
     args = parser.parse_args()
     print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
@@ -77,7 +82,7 @@ def main() -> None:
             host, workload = case.split("-")
             loaded = load_scenario(case_scenario(host, workload, args.duration, folder))
             outcome = run(loaded, None, placement=host, seed=None, duration_s=None,
-                          progress=lambda *a: None, warn=print)
+                          progress=lambda *a: None, warn=print, repeat=args.repeat)
             if outcome.failure:
                 raise outcome.failure
             if args.keep:
@@ -85,13 +90,19 @@ def main() -> None:
             result = outcome.results["placements"][host]
             for model, entry in result["models"].items():
                 speed = entry["at_replay_speed"]
-                for label, e in (("profile", entry["error"]), ("at speed", speed["error"])):
-                    ok = all(e[k] is not None and abs(e[k]) <= t for k, t in TARGETS.items())
-                    print(f"{case:<16}{model:<14}{label:<10}{entry['measured']['requests']:>9}"
-                          + "".join(f"{100 * e[k]:>+7.1f}%" for k in ("p50", "p95", "p99", "throughput"))
-                          + f"{100 * e['sla_violation_rate']:>+8.2f} {result['lateness_ms_p99']:>11.2f}"
-                          + f"{100 * (speed['factor'] - 1):>+6.0f}%  "
-                          + ("met" if ok else "missed"), flush=True)
+                rows = [("profile", entry["error"], speed["factor"]), ("at speed", speed["error"], speed["factor"])]
+                rows += [(f"replay {k}", one["at_replay_speed"]["error"], one["at_replay_speed"]["factor"])
+                         for k, one in enumerate(entry.get("replays", []), start=1)]
+                for label, e, factor in rows:
+                    print_row(case, model, label, entry["measured"]["requests"], e, result["lateness_ms_p99"], factor)
+
+
+def print_row(case: str, model: str, label: str, requests: float, e: dict, late_ms: float, factor: float) -> None:
+    ok = all(e[k] is not None and abs(e[k]) <= t for k, t in TARGETS.items())
+    print(f"{case:<16}{model:<14}{label:<10}{requests:>9g}"
+          + "".join(f"{100 * e[k]:>+7.1f}%" for k in ("p50", "p95", "p99", "throughput"))
+          + f"{100 * e['sla_violation_rate']:>+8.2f} {late_ms:>11.2f}{100 * (factor - 1):>+6.0f}%  "
+          + ("met" if ok else "missed"), flush=True)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -65,7 +66,8 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     assert "front end ms" in result.stdout
     requests = pd.read_csv(out.with_suffix(".requests.csv"))
     assert len(requests) == sum(1 for _ in requests.itertuples()) and requests["ok"].all()
-    assert set(requests.columns) >= {"model", "sent_s", "latency_ms", "ok"}
+    assert set(requests.columns) >= {"model", "sent_s", "latency_ms", "ok"} and (requests.replay == 1).all()
+    assert data["placements"]["one"]["replays"] == 1 and "replays" not in entry
     traced = requests.dropna(subset=["received_s", "compute_start_s", "compute_end_s"])
     assert len(traced) == len(requests)                       # every replayed request was traced
     assert (traced.received_s >= traced.sent_s).all() and (traced.compute_end_s > traced.compute_start_s).all()
@@ -77,6 +79,37 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     utilization = data["placements"]["one"]["host_utilization"]
     assert utilization["measured"][0] == pytest.approx(busy / (data["duration_s"] - data["warmup_s"]), rel=1e-3)  # CSV: µs
     assert 0 < utilization["simulated"][0] < 1
+
+
+def test_repeat_compares_the_simulation_with_the_mean_of_the_replays(tmp_path):
+    out = tmp_path / "result.json"
+    result = run_cli("validate", str(scenario(tmp_path, duration=12)), "--repeat", "2", "--json", str(out),
+                     env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    placement = json.loads(out.read_text())["placements"]["one"]
+    entry = placement["models"]["mobilenet_v2"]
+    measured, runs = entry["measured"], entry["replays"]
+    assert placement["replays"] == 2 and len(runs) == 2
+    assert measured["requests"] == entry["simulated"]["requests"]
+    for key in ("p50", "p95", "p99"):
+        mean = np.mean([run["latency_ms"][key] for run in runs])
+        assert measured["latency_ms"][key] == pytest.approx(mean)
+        low, high = measured["latency_ms_ci95"][key]
+        assert low <= mean <= high
+        simulated = entry["simulated"]["latency_ms"][key]
+        assert entry["error"][key] == pytest.approx(simulated / mean - 1)
+        for run in runs:                                              # each replay against the same simulation
+            assert run["error"][key] == pytest.approx(simulated / run["latency_ms"][key] - 1)
+    factors = [run["at_replay_speed"]["factor"] for run in runs]
+    assert entry["at_replay_speed"]["factor"] == pytest.approx(np.mean(factors))
+    requests = pd.read_csv(out.with_suffix(".requests.csv"))
+    first, second = (requests[requests.replay == k] for k in (1, 2))
+    assert len(first) + len(second) == len(requests) and requests.ok.all()
+    assert first.scheduled_s.tolist() == second.scheduled_s.tolist()   # the identical trace, twice
+    assert first.compute_end_s.notna().all() and second.compute_end_s.notna().all()   # both traced
+    batches = sum(entry["batch_sizes"]["measured"].values())           # per replay
+    assert batches * 2 == pytest.approx(first.groupby("compute_start_s").ngroups + second.groupby("compute_start_s").ngroups, abs=2)
+    assert "mean of 2 replays" in result.stdout and "live 95% interval" in result.stdout
 
 
 def test_fail_above_makes_the_exit_status_1(tmp_path):

@@ -10,7 +10,9 @@ from hypothesis import given, settings, strategies as st
 
 from perseus.config.scenario import load_scenario
 from perseus.simulation import simulate_one, window_of
-from perseus.validate.compare import simulated_batch_ms, simulated_histogram, union_length
+from perseus.triton.client import ComputeStats
+from perseus.validate.compare import mean_stages, simulated_batch_ms, simulated_histogram, union_length
+from perseus.validate.observe import ServerView, merged
 from perseus.validate.speed import at_speeds, compute_ratio, replay_speed
 from perseus.workload import scenario_arrivals
 
@@ -53,3 +55,23 @@ def test_replay_speed_recovers_the_speed_a_replay_computed_at():
 def test_compute_ratio_weighs_sizes_by_measured_batches():
     assert compute_ratio({1: 12.0, 4: 30.0}, {1: 3, 4: 1}, {1: 10.0, 4: 20.0, 8: 40.0}) == pytest.approx(66 / 50)
     assert compute_ratio({8: 50.0}, {8: 2}, {1: 10.0}) is None                # no size both ran
+
+
+def _stats(batches: dict[int, tuple[int, int]]) -> ComputeStats:
+    return ComputeStats(requests=0, executions=0, success_ns=0, queue_ns=0, compute_ns=0, batches=batches)
+
+
+def test_replays_merge_into_batches_per_replay_and_times_over_every_batch():
+    first = ServerView([{"m": _stats({1: (10, 10 * 4_000_000), 2: (2, 2 * 7_000_000)})}])
+    second = ServerView([{"m": _stats({1: (30, 30 * 6_000_000)})}])
+    both = merged([first, second])
+    assert both.batch_histogram("m", 2) == {1: 20.0, 2: 1.0}          # batches per replay
+    assert both.batch_ms("m") == pytest.approx({1: 5.5, 2: 7.0})      # (10 x 4 + 30 x 6) / 40 ms
+    assert first.batch_histogram("m") == {1: 10, 2: 2}
+
+
+def test_stages_of_several_replays_are_averaged_figure_by_figure():
+    one = {"queue": {"mean": 2.0, "p95": 4.0}, "compute": {"mean": 10.0, "p95": 20.0}}
+    two = {"queue": {"mean": 3.0, "p95": 5.0}, "compute": {"mean": 12.0, "p95": 30.0}}
+    assert mean_stages([one, two]) == {"queue": {"mean": 2.5, "p95": 4.5}, "compute": {"mean": 11.0, "p95": 25.0}}
+    assert mean_stages([one, None]) is None and mean_stages([one]) == one

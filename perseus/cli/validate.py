@@ -29,6 +29,7 @@ def validate_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the scenario's)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write measured, simulated and error here; the requests go beside it as .requests.csv."),
     fail_above: Optional[float] = typer.Option(None, "--fail-above", min=0, help="Exit 1 when any p99 error exceeds this many percent."),
+    repeat: int = typer.Option(1, "--repeat", min=1, help="Replay the trace this many times, each on freshly deployed hosts, and compare the simulation with the mean of the replays."),
 ) -> None:
     """Replay a scenario's trace on live Triton hosts and compare with the simulation."""
     loaded = load_scenario(scenario)
@@ -45,7 +46,7 @@ def validate_command(
             bar.update(tasks[name], completed=sent)
 
         outcome = run(loaded, inventory, placement=placement, seed=seed, duration_s=duration, progress=progress,
-                      warn=lambda text: err.print(f"[yellow]warning:[/] {text}"))
+                      warn=lambda text: err.print(f"[yellow]warning:[/] {text}"), repeat=repeat)
     if outcome.logs:
         write_outputs(outcome, json_out, csv_path)
         err.print(f"requests: {csv_path}" + (f", results: {json_out}" if json_out else ""))
@@ -79,7 +80,9 @@ def _ms(value: float | None) -> str:
 
 def error_table(name: str, result: dict[str, Any]) -> Table:
     """Measured against simulated latency and throughput per model, with the errors."""
-    table = Table(title=f"placement {name}: measured / simulated (error); send lateness p99 "
+    replays = result["replays"]
+    measured = "measured" if replays == 1 else f"measured (mean of {replays} replays)"
+    table = Table(title=f"placement {name}: {measured} / simulated (error); send lateness p99 "
                         f"{_ms(result['lateness_ms_p99'])} ms, failed requests {result['failed_requests']}")
     for column in ("model", "requests", "p50 ms", "p95 ms", "p99 ms", "req/s", "SLA viol."):
         table.add_column(column, justify="left" if column == "model" else "right")
@@ -89,14 +92,25 @@ def error_table(name: str, result: dict[str, Any]) -> Table:
         if speed:
             table.add_row(f"  at replay speed x{speed['factor']:.2f}",
                           *_comparison_cells(entry["measured"], speed["simulated"], speed["error"]))
+        if "latency_ms_ci95" in entry["measured"]:
+            table.add_row("  live 95% interval", "", *_interval_cells(entry["measured"]), "", "")
     return table
+
+
+def _interval_cells(measured: dict[str, Any]) -> list[str]:
+    """How far the mean of the replays may be off, at 95% confidence: +-% of the mean."""
+    def cell(key: str) -> str:
+        interval, mean = measured["latency_ms_ci95"][key], measured["latency_ms"][key]
+        return "-" if not interval or not mean else f"+-{50 * (interval[1] - interval[0]) / mean:.1f}%"
+
+    return [cell("p50"), cell("p95"), cell("p99")]
 
 
 def _comparison_cells(m: dict[str, Any], s: dict[str, Any], e: dict[str, Any]) -> list[str]:
     def cell(key: str) -> str:
         return f"{_ms(m['latency_ms'][key])} / {_ms(s['latency_ms'][key])} ({_pct(e[key])})"
 
-    return [f"{m['requests']} / {s['requests']}", cell("p50"), cell("p95"), cell("p99"),
+    return [f"{m['requests']:g} / {s['requests']:g}", cell("p50"), cell("p95"), cell("p99"),
             f"{m['throughput_rps']:.2f} / {s['throughput_rps']:.2f} ({_pct(e['throughput'])})",
             f"{100 * m['sla_violation_rate']:.2f}% / {100 * s['sla_violation_rate']:.2f}%"]
 
@@ -138,7 +152,7 @@ def _times(times: dict[int, float] | None) -> str:
 def _histogram(hist: dict[int, int] | None) -> str:
     if not hist:
         return "-"
-    return " ".join(f"{size}:{count}" for size, count in sorted(hist.items()))
+    return " ".join(f"{size}:{count:g}" for size, count in sorted(hist.items()))
 
 
 def register(app: typer.Typer) -> None:

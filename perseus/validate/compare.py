@@ -79,6 +79,16 @@ def stage_summary(table: RequestTable, model: str, window: Window) -> dict[str, 
             for name, values in stages.items()}
 
 
+def mean_stages(summaries: list[dict[str, dict[str, float]] | None]) -> dict[str, dict[str, float]] | None:
+    """Several replays' :func:`stage_summary` averaged, figure by figure (None if any is)."""
+    if not summaries or any(s is None for s in summaries):
+        return None
+    first = summaries[0]
+    assert first is not None
+    return {stage: {key: float(np.mean([s[stage][key] for s in summaries if s])) for key in first[stage]}
+            for stage in first}
+
+
 def union_length(starts: np.ndarray, ends: np.ndarray, lo: float, hi: float) -> float:
     """Total length of the union of intervals ``[starts[i], ends[i])`` inside ``[lo, hi)``
     (intervals may repeat, as a batch does for each of its requests, and overlap)."""

@@ -24,15 +24,18 @@ class ServerView:
 
     stats: list[dict[str, ComputeStats]]
 
-    def batch_histogram(self, model: str) -> dict[int, int]:
-        """Executed batches of ``model`` by size, over all hosts."""
+    def batch_histogram(self, model: str, replays: int = 1) -> dict[int, float]:
+        """Executed batches of ``model`` by size, over all hosts; per replay where the
+        view holds ``replays`` of them (:func:`merged`)."""
         histogram: dict[int, int] = {}
         for host in self.stats:
             if model in host:
                 for size, (count, _) in host[model].batches.items():
                     if count:
                         histogram[size] = histogram.get(size, 0) + count
-        return dict(sorted(histogram.items()))
+        if replays == 1:
+            return dict(sorted(histogram.items()))
+        return {size: count / replays for size, count in sorted(histogram.items())}
 
     def batch_ms(self, model: str) -> dict[int, float]:
         """Mean server compute time of ``model``'s batches by size, in ms, over all hosts."""
@@ -78,6 +81,12 @@ def snapshot(endpoints: list[Endpoint]) -> list[dict[str, ComputeStats]]:
         finally:
             client.close()
     return result
+
+
+def merged(views: list[ServerView]) -> ServerView:
+    """Several replays' views as one, their hosts side by side: batch counts add up and
+    batch times are averaged over every batch (``compute_s`` then indexes hosts of all)."""
+    return ServerView([host for view in views for host in view.stats])
 
 
 def difference(after: list[dict[str, ComputeStats]], before: list[dict[str, ComputeStats]]) -> ServerView:

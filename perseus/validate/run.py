@@ -6,6 +6,15 @@ loop, every request is kept, and the same placement, seed, duration and warm-up 
 simulated. Both runs are summarised by the same code (:mod:`perseus.metrics`), so the
 error is the model's, not the bookkeeping's. Measured host utilisation is the time the
 host executed batches (:func:`measured_busy_s`).
+
+With ``repeat`` above one the placement is deployed and the same trace replayed that many
+times, each on freshly deployed hosts. The measured numbers are then the means over the
+replays, with 95% confidence intervals (``latency_ms_ci95``, as ``simulate`` gives over
+replications), and each replay's own errors are kept under ``replays``. A live run is one
+draw of a noisy machine: two replays of the same arrivals on the embedded host differed
+by 8.9 / 15.4 / 19.1% at p50 / p95 / p99 on average (nine runs, ``bench/live_spread.py``,
+2026-11-29), more than the simulator's error against either; the mean of several replays
+is the steadier reference.
 """
 
 from __future__ import annotations
@@ -25,12 +34,13 @@ from perseus.config.loading import write_atomic
 from perseus.config.scenario import LoadedScenario
 from perseus.errors import HostError, InputError, PerseusError
 from perseus.metrics import Window, placement_summary
-from perseus.simulation import placements_to_run, simulate_one, window_of
+from perseus.simulation import combine, placements_to_run, simulate_one, window_of
 from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
-from perseus.validate.compare import model_error, simulated_batch_ms, simulated_histogram, stage_summary, union_length
+from perseus.validate.compare import (mean_stages, model_error, simulated_batch_ms, simulated_histogram,
+                                     stage_summary, union_length)
 from perseus.validate.deploy import DoesNotFit, deploy
-from perseus.validate.observe import ServerView, difference, snapshot, tracing
+from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
 from perseus.validate.speed import replay_speed
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
@@ -38,19 +48,29 @@ from perseus.workload import scenario_arrivals
 LATENESS_LIMIT_MS = 1.0
 
 
+@dataclass(frozen=True)
+class Replayed:
+    """One replay of a placement's trace: every request, and what the servers counted
+    (None when a host failed, since its statistics are then incomplete)."""
+
+    log: ReplayLog
+    view: ServerView | None
+
+
 @dataclass
 class Outcome:
     """Everything one validate run produced."""
 
     results: dict[str, Any]
-    logs: dict[str, ReplayLog] = field(default_factory=dict)
+    logs: dict[str, list[ReplayLog]] = field(default_factory=dict)   # per placement, one per replay
     host_names: dict[str, list[str]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     failure: PerseusError | None = None
 
 
 def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement: str | None, seed: int | None,
-        duration_s: float | None, progress: Callable[[str, int, int], None], warn: Callable[[str], None]) -> Outcome:
+        duration_s: float | None, progress: Callable[[str, int, int], None], warn: Callable[[str], None],
+        repeat: int = 1) -> Outcome:
     scenario = loaded.scenario
     seed = scenario.seed if seed is None else seed
     window = window_of(loaded, duration_s)
@@ -59,7 +79,7 @@ def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement:
                        "warmup_s": window.start_s, "placements": {}})
     for name in placements_to_run(loaded, placement):
         try:
-            _validate_placement(loaded, inventory, name, arrivals, seed, window, outcome, progress, warn)
+            _validate_placement(loaded, inventory, name, arrivals, seed, window, outcome, progress, warn, repeat)
         except DoesNotFit as exc:
             if placement is not None:
                 outcome.failure = exc
@@ -78,82 +98,121 @@ def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement:
 
 def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | None, name: str,
                         arrivals: dict[str, np.ndarray], seed: int, window: Window, outcome: Outcome,
-                        progress: Callable[[str, int, int], None], warn: Callable[[str], None]) -> None:
+                        progress: Callable[[str, int, int], None], warn: Callable[[str], None], repeat: int) -> None:
+    replays: list[Replayed] = []
+    failed: dict[str, int] = {}
+    for k in range(repeat):
+        label = name if repeat == 1 else f"{name} ({k + 1}/{repeat})"
+        replayed, failed = _replay_once(loaded, inventory, name, arrivals, seed, outcome, label, progress, warn)
+        replays.append(replayed)
+        if failed:
+            break
+    simulated = simulate_one(loaded, name, arrivals, seed, window)
+    speeds = [None if r.view is None else replay_speed(
+        loaded, name, arrivals, seed, window, simulated, {m: r.view.batch_ms(m) for m in loaded.scenario.models},
+        {m: r.view.batch_histogram(m) for m in loaded.scenario.models}) for r in replays]
+    outcome.results["placements"][name] = compare_placement(loaded, name, replays, simulated, speeds, window)
+    if failed:
+        host, count = next(iter(failed.items()))
+        first = next(iter(replays[-1].log.errors.values()))
+        raise HostError(f"{count} request(s) failed during the replay of placement {name!r} (first: {first})",
+                        host=host)
+
+
+def _replay_once(loaded: LoadedScenario, inventory: dict[str, Host] | None, name: str,
+                 arrivals: dict[str, np.ndarray], seed: int, outcome: Outcome, label: str,
+                 progress: Callable[[str, int, int], None], warn: Callable[[str], None]
+                 ) -> tuple[Replayed, dict[str, int]]:
+    """Deploy the placement, replay the trace once, and take it down; the failed requests by
+    host. The replay's log joins ``outcome`` once the hosts are up, so that what it
+    measured is kept whatever happens after."""
     scenario = loaded.scenario
-    hosts = scenario.placements[name]
     models, index, times = merge_arrivals(arrivals)
     log = ReplayLog(models, index, times)
     with tempfile.TemporaryDirectory(prefix="perseus-traces-") as traces:
-        with deploy(name, hosts, inventory, warn, Path(traces)) as endpoints:
+        with deploy(name, scenario.placements[name], inventory, warn, Path(traces)) as endpoints:
             replicas = {m: [h for h, e in enumerate(endpoints) if model in e.shapes] for m, model in enumerate(models)}
             router = LiveRouter(replicas, {m: scenario.router_for(model) for m, model in enumerate(models)}, seed)
             before = snapshot(endpoints)
-            outcome.logs[name] = log
             outcome.host_names[name] = [e.name for e in endpoints]
+            outcome.logs.setdefault(name, []).append(log)
             with tracing(endpoints):
-                replay(endpoints, log, router, lambda sent: progress(name, sent, len(times)))
+                replay(endpoints, log, router, lambda sent: progress(label, sent, len(times)))
             failed = log.failures_by_host([e.name for e in endpoints])
             view = None if failed else difference(snapshot(endpoints), before)
         for endpoint in endpoints:
             if endpoint.trace_file is not None:
                 log.add_traces(read_trace(endpoint.trace_file))
-    simulated = simulate_one(loaded, name, arrivals, seed, window)
-    speed = None
-    if view is not None:
-        models = list(scenario.models)
-        speed = replay_speed(loaded, name, arrivals, seed, window, simulated,
-                             {m: view.batch_ms(m) for m in models}, {m: view.batch_histogram(m) for m in models})
-    outcome.results["placements"][name] = compare_placement(loaded, name, log, view, simulated, speed, window)
-    if failed:
-        host, count = next(iter(failed.items()))
-        first = next(iter(log.errors.values()))
-        raise HostError(f"{count} request(s) failed during the replay of placement {name!r} (first: {first})",
-                        host=host)
+    return Replayed(log, view), failed
 
 
-def compare_placement(loaded: LoadedScenario, name: str, log: ReplayLog, view: ServerView | None,
-                      simulated: SimTrace, speed: tuple[dict[str, float], SimTrace] | None,
-                      window: Window) -> dict[str, Any]:
+def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], simulated: SimTrace,
+                      speeds: list[tuple[dict[str, float], SimTrace] | None], window: Window) -> dict[str, Any]:
     """Measured against simulated, as profiled (``simulated``, ``error``) and at the speed
-    the replay computed at (``at_replay_speed``, :mod:`perseus.validate.speed`; null
-    without the servers' statistics)."""
+    each replay computed at (``at_replay_speed``, :mod:`perseus.validate.speed`; null
+    without the servers' statistics). Over several replays the measured numbers are their
+    means (:func:`perseus.simulation.combine`), and so are the simulations at their speeds."""
     scenario = loaded.scenario
     prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
-    hosts = scenario.placements[name]
-    span = float(np.nanmax(log.finish_s)) if np.isfinite(log.finish_s).any() else window.end_s
-    busy = measured_busy_s(log, view, len(hosts), window, span)
-    measured_trace = SimTrace(log.request_table(), None, busy, span)
-    measured = placement_summary(measured_trace, scenario, name, window, prices)
+    measured_traces = [_measured_trace(r, len(scenario.placements[name]), window) for r in replays]
+    per_replay = [placement_summary(t, scenario, name, window, prices) for t in measured_traces]
+    measured = combine(per_replay)
     predicted = placement_summary(simulated, scenario, name, window, prices)
-    factors, at_speed = speed if speed else ({}, None)
-    predicted_at_speed = placement_summary(at_speed, scenario, name, window, prices) if at_speed else None
-    lateness = log.lateness_ms[np.isfinite(log.lateness_ms)]
+    at_speed = [None if s is None else (s[0], placement_summary(s[1], scenario, name, window, prices)) for s in speeds]
+    timed = [s for s in at_speed if s is not None]
+    predicted_at_speed = combine([summary for _, summary in timed]) if timed else None
+    views = [r.view for r in replays if r.view is not None]
+    view = merged(views) if len(views) == len(replays) else None
+    lateness = np.concatenate([r.log.lateness_ms for r in replays])
+    lateness = lateness[np.isfinite(lateness)]
     p99_late = float(np.percentile(lateness, 99)) if len(lateness) else None
     models = {}
     for model in scenario.models:
         m, s = measured["models"][model], predicted["models"][model]
-        s_speed = predicted_at_speed["models"][model] if predicted_at_speed and model in factors else None
+        factors = [f[model] for f, _ in timed if model in f]
+        s_speed = predicted_at_speed["models"][model] if predicted_at_speed and factors else None
         models[model] = {
             "measured": m, "simulated": s, "error": model_error(m, s),
             "at_replay_speed": None if s_speed is None else {
-                "factor": factors[model], "simulated": s_speed, "error": model_error(m, s_speed)},
-            "batch_sizes": {"measured": view.batch_histogram(model) if view else None,
+                "factor": float(np.mean(factors)), "simulated": s_speed, "error": model_error(m, s_speed)},
+            "batch_sizes": {"measured": view.batch_histogram(model, len(replays)) if view else None,
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
                          "simulated": simulated_batch_ms(simulated, model),
                          "profile": profile_batch_ms(loaded, name, model)},
-            "stages": {"measured": stage_summary(measured_trace.requests, model, window),
+            "stages": {"measured": mean_stages([stage_summary(t.requests, model, window) for t in measured_traces]),
                        "simulated": stage_summary(simulated.requests, model, window)},
         }
+        if len(replays) > 1:
+            models[model]["replays"] = [_replay_errors(model, r, s, a) for r, a in zip(per_replay, at_speed)]
     return {
-        "hosts": len(hosts), "cost_per_hour": measured["cost_per_hour"],
+        "hosts": len(scenario.placements[name]), "cost_per_hour": measured["cost_per_hour"],
+        "replays": len(replays),
         "meets_sla": {"measured": measured["meets_sla"], "simulated": predicted["meets_sla"]},
         "host_utilization": {"measured": measured["host_utilization"], "simulated": predicted["host_utilization"]},
         "lateness_ms_p99": p99_late,
         "load_generator_limited": bool(p99_late is not None and p99_late > LATENESS_LIMIT_MS),
-        "failed_requests": int(np.sum(~log.ok)),
+        "failed_requests": int(sum(np.sum(~r.log.ok) for r in replays)),
         "models": models,
     }
+
+
+def _measured_trace(replayed: Replayed, hosts: int, window: Window) -> SimTrace:
+    """One replay as the simulator's trace, so that the same code summarises both."""
+    log = replayed.log
+    span = float(np.nanmax(log.finish_s)) if np.isfinite(log.finish_s).any() else window.end_s
+    busy = measured_busy_s(log, replayed.view, hosts, window, span)
+    return SimTrace(log.request_table(), None, busy, span)
+
+
+def _replay_errors(model: str, replayed: dict[str, Any], simulated: dict[str, Any],
+                   at_speed: tuple[dict[str, float], dict[str, Any]] | None) -> dict[str, Any]:
+    """One replay of several: ``model``'s latency and errors, as profiled and at the replay's speed."""
+    measured = replayed["models"][model]
+    timed = at_speed is not None and model in at_speed[0]
+    return {"latency_ms": measured["latency_ms"], "error": model_error(measured, simulated),
+            "at_replay_speed": {"factor": at_speed[0][model], "error": model_error(
+                measured, at_speed[1]["models"][model])} if timed else None}
 
 
 def measured_busy_s(log: ReplayLog, view: ServerView | None, hosts: int, window: Window, span: float) -> np.ndarray:
@@ -179,21 +238,23 @@ def profile_batch_ms(loaded: LoadedScenario, placement: str, model: str) -> dict
 
 
 def requests_csv(outcome: Outcome) -> str:
-    """Every replayed request: placement, model, host, scheduled and sent time, latency, ok,
-    error, and where the server traced it, when it received it and computed its batch."""
+    """Every replayed request: placement, replay (from 1), model, host, scheduled and sent
+    time, latency, ok, error, and where the server traced it, when it received it and
+    computed its batch."""
     frames = []
-    for name, log in outcome.logs.items():
+    for name, logs in outcome.logs.items():
         names = outcome.host_names[name]
-        frames.append(pd.DataFrame({
-            "placement": name,
-            "model": [log.models[m] for m in log.model],
-            "host": [names[h] if h >= 0 else "" for h in log.host],
-            "scheduled_s": log.scheduled_s, "sent_s": log.sent_s,
-            "latency_ms": (log.finish_s - log.sent_s) * 1e3,
-            "ok": log.ok,
-            "error": [log.errors.get(i, "") for i in range(len(log.model))],
-            "received_s": log.received_s, "compute_start_s": log.start_s, "compute_end_s": log.end_s,
-        }))
+        for k, log in enumerate(logs, start=1):
+            frames.append(pd.DataFrame({
+                "placement": name, "replay": k,
+                "model": [log.models[m] for m in log.model],
+                "host": [names[h] if h >= 0 else "" for h in log.host],
+                "scheduled_s": log.scheduled_s, "sent_s": log.sent_s,
+                "latency_ms": (log.finish_s - log.sent_s) * 1e3,
+                "ok": log.ok,
+                "error": [log.errors.get(i, "") for i in range(len(log.model))],
+                "received_s": log.received_s, "compute_start_s": log.start_s, "compute_end_s": log.end_s,
+            }))
     buffer = io.StringIO()
     (pd.concat(frames) if frames else pd.DataFrame()).to_csv(buffer, index=False, float_format="%.6f")
     return buffer.getvalue()
