@@ -5,10 +5,11 @@ arrivals, each replayed open loop for DURATION seconds (default 130: at least 2 
 and 2,000 requests per model) and simulated on the same trace. Prints the signed errors
 and whether each meets its target: p50 3%, p95 5%, p99 8%, throughput 1%, SLA violation
 rate 1.5 points. ``speed`` is how much slower (+) the host computed during the replay
-than the simulation of its profile (:mod:`perseus.validate.speed`): a shared machine
-drifts, so the errors as profiled are not the model's alone. Each model gets two rows:
-the simulation as profiled (``profile``), and with the profile rescaled to the replay's
-speed (``at speed``).
+than the simulation of its profile, ``front`` how much longer its front end took (from
+the request traces; :mod:`perseus.validate.speed`): a shared machine drifts, so the
+errors as profiled are not the model's alone. Each model gets two rows: the simulation
+as profiled (``profile``), and with the profile rescaled to the replay's speeds
+(``at speed``).
 
     python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...] [--repeat N] [--keep DIR]
 
@@ -72,7 +73,7 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="folder for each case's scenario, results and requests")
     args = parser.parse_args()
     print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
-          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}  targets")
+          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'front':>7}  targets")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -90,19 +91,20 @@ def main() -> None:
             result = outcome.results["placements"][host]
             for model, entry in result["models"].items():
                 speed = entry["at_replay_speed"]
-                rows = [("profile", entry["error"], speed["factor"]), ("at speed", speed["error"], speed["factor"])]
-                rows += [(f"replay {k}", one["at_replay_speed"]["error"], one["at_replay_speed"]["factor"])
+                rows = [("profile", entry["error"], speed), ("at speed", speed["error"], speed)]
+                rows += [(f"replay {k}", one["at_replay_speed"]["error"], one["at_replay_speed"])
                          for k, one in enumerate(entry.get("replays", []), start=1)]
-                for label, e, factor in rows:
-                    print_row(case, model, label, entry["measured"]["requests"], e, result["lateness_ms_p99"], factor)
+                for label, e, at in rows:
+                    print_row(case, model, label, entry["measured"]["requests"], e, result["lateness_ms_p99"], at)
 
 
-def print_row(case: str, model: str, label: str, requests: float, e: dict, late_ms: float, factor: float) -> None:
+def print_row(case: str, model: str, label: str, requests: float, e: dict, late_ms: float, at: dict) -> None:
     ok = all(e[k] is not None and abs(e[k]) <= t for k, t in TARGETS.items())
+    front = at.get("front_end_factor")
     print(f"{case:<16}{model:<14}{label:<10}{requests:>9g}"
           + "".join(f"{100 * e[k]:>+7.1f}%" for k in ("p50", "p95", "p99", "throughput"))
-          + f"{100 * e['sla_violation_rate']:>+8.2f} {late_ms:>11.2f}{100 * (factor - 1):>+6.0f}%  "
-          + ("met" if ok else "missed"), flush=True)
+          + f"{100 * e['sla_violation_rate']:>+8.2f} {late_ms:>11.2f}{100 * (at['factor'] - 1):>+6.0f}%"
+          + (f"{100 * (front - 1):>+6.0f}%" if front else f"{'-':>7}") + "  " + ("met" if ok else "missed"), flush=True)
 
 
 if __name__ == "__main__":

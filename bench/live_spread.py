@@ -5,9 +5,10 @@ Reads the folders that ``bench_validate.py --keep DIR`` left (same cases, same s
 the very same arrivals) and prints, per case and model, the range of each measured
 percentile over the runs and the mean absolute relative difference between any two
 runs. Where that difference is above a fidelity target, no simulator can meet the
-target against every run on that machine.
+target against every run on that machine. A folder kept with ``--repeat N`` counts as N
+runs (its replays, one after another), so one such folder is enough.
 
-    python bench/live_spread.py DIR DIR [DIR ...]
+    python bench/live_spread.py DIR [DIR ...]
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ import numpy as np
 KEYS = ("p50", "p95", "p99")
 
 
-def measured(folder: Path) -> dict[tuple[str, str], np.ndarray]:
-    """Per (case, model): the measured p50, p95 and p99 (ms) of one kept run."""
-    result = {}
+def measured(folder: Path) -> list[dict[tuple[str, str], np.ndarray]]:
+    """Per replay in a kept run, per (case, model): the measured p50, p95 and p99 (ms)."""
+    result: list[dict[tuple[str, str], np.ndarray]] = []
     for path in sorted(folder.glob("*.json")):
         for placement in json.loads(path.read_text())["placements"].values():
             for model, entry in placement["models"].items():
-                result[path.stem, model] = np.array([entry["measured"]["latency_ms"][k] for k in KEYS])
+                replays = [r["latency_ms"] for r in entry.get("replays", [])] or [entry["measured"]["latency_ms"]]
+                result += [{} for _ in range(len(replays) - len(result))]
+                for run, latency in zip(result, replays):
+                    run[path.stem, model] = np.array([latency[k] for k in KEYS])
     return result
 
 
@@ -36,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("folders", type=Path, nargs="+")
     args = parser.parse_args()
-    runs = [measured(folder) for folder in args.folders]
+    runs = [run for folder in args.folders for run in measured(folder)]
     rows = sorted(set.intersection(*(set(run) for run in runs)))
     print(f"{len(runs)} runs; per case and model: measured range (ms), mean |difference| between two runs (%)")
     differences = []

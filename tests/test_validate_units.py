@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from perseus.config.scenario import load_scenario
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
-from perseus.validate.compare import mean_stages, simulated_batch_ms, simulated_histogram, union_length
+from perseus.validate.compare import mean_stages, simulated_batch_ms, simulated_histogram, stage_summary, union_length
 from perseus.validate.observe import ServerView, merged
 from perseus.validate.speed import at_speeds, compute_ratio, replay_speed
 from perseus.workload import scenario_arrivals
@@ -45,11 +45,32 @@ def test_replay_speed_recovers_the_speed_a_replay_computed_at():
         replayed = simulate_one(at_speeds(loaded, truth), "shared", arrivals, 11, window)
         measured_ms = {m: simulated_batch_ms(replayed, m) for m in truth}
         counts = {m: simulated_histogram(replayed, m) for m in truth}
-        factors, trace = replay_speed(loaded, "shared", arrivals, 11, window, as_profiled, measured_ms, counts)
-        assert factors == pytest.approx(truth, rel=0.005)
+        speed_of = replay_speed(loaded, "shared", arrivals, 11, window, as_profiled, measured_ms, counts)
+        factors, trace = speed_of.factors, speed_of.trace
+        assert factors == pytest.approx(truth, rel=0.005) and speed_of.front_ends == {}
         for m in truth:   # the first ratio alone misses: compute does not scale in proportion
             assert compute_ratio(measured_ms[m], counts[m], simulated_batch_ms(as_profiled, m)) != pytest.approx(speed, rel=0.01)
         assert np.percentile(trace.requests.latency_s, 99) == pytest.approx(np.percentile(replayed.requests.latency_s, 99), rel=0.01)
+
+
+def test_replay_speed_recovers_a_slower_front_end_from_its_mean():
+    """A "replay" that computed 1.1 times and spent 0.8 times as long outside compute as
+    the profile says: the traced front-end means give back 0.8, and the simulation at both
+    speeds has the replay's front end."""
+    loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
+    window = window_of(loaded, 60.0)
+    arrivals = scenario_arrivals(loaded, 11, window.end_s)
+    as_profiled = simulate_one(loaded, "shared", arrivals, 11, window)
+    models = list(loaded.scenario.models)
+    replayed = simulate_one(at_speeds(loaded, {m: 1.1 for m in models}, {m: 0.8 for m in models}), "shared",
+                            arrivals, 11, window)
+    front = {m: stage_summary(replayed.requests, m, window)["front_end"]["mean"] for m in models}
+    speed = replay_speed(loaded, "shared", arrivals, 11, window, as_profiled,
+                         {m: simulated_batch_ms(replayed, m) for m in models},
+                         {m: simulated_histogram(replayed, m) for m in models}, front)
+    assert speed.front_ends == pytest.approx({m: 0.8 for m in models}, rel=0.02)
+    for m in models:
+        assert stage_summary(speed.trace.requests, m, window)["front_end"]["mean"] == pytest.approx(front[m], rel=1e-6)
 
 
 def test_compute_ratio_weighs_sizes_by_measured_batches():

@@ -90,7 +90,8 @@ def error_table(name: str, result: dict[str, Any]) -> Table:
         speed = entry["at_replay_speed"]
         table.add_row(model, *_comparison_cells(entry["measured"], entry["simulated"], entry["error"]))
         if speed:
-            table.add_row(f"  at replay speed x{speed['factor']:.2f}",
+            front = speed.get("front_end_factor")
+            table.add_row(f"  at replay speed x{speed['factor']:.2f}" + (f", front end x{front:.2f}" if front else ""),
                           *_comparison_cells(entry["measured"], speed["simulated"], speed["error"]))
         if "latency_ms_ci95" in entry["measured"]:
             table.add_row("  live 95% interval", "", *_interval_cells(entry["measured"]), "", "")

@@ -47,6 +47,12 @@ class OverheadStats(_Strict):
     p99: float | None = None
     n: int | None = Field(default=None, ge=0)
 
+    def scaled(self, factor: float) -> "OverheadStats":
+        """Every time ``factor`` times as long (the count kept)."""
+        return self.model_copy(update={key: getattr(self, key) * factor for key in
+                                       ("mean", "p5", "p25", "p50", "p75", "p95", "p99")
+                                       if getattr(self, key) is not None})
+
 
 class LinearFit(_Strict):
     """Least-squares fit ``batch_time = intercept_ms + per_item_ms * batch_size``."""
@@ -131,6 +137,20 @@ class ModelProfile(_Strict):
             update={"compute_ms": [c * factor for c in self.cold_start.compute_ms]})
         return self.model_copy(update={"batch_latency_ms": curve, "fit": fit, "cold_start": cold})
 
+    def with_front_end(self, factor: float) -> "ModelProfile":
+        """The same model behind a front end that takes ``factor`` times as long: every
+        time outside compute scaled (overheads, front-end spreads, cold-start overheads)."""
+        def scale(stats: OverheadStats | None) -> OverheadStats | None:
+            return None if stats is None else stats.scaled(factor)
+
+        by_core = self.front_end_by_core_ms and {s: st.scaled(factor) for s, st in self.front_end_by_core_ms.items()}
+        cold = self.cold_start and self.cold_start.model_copy(
+            update={"overhead_ms": [o * factor for o in self.cold_start.overhead_ms]})
+        return self.model_copy(update={
+            "overhead_ms": {size: st.scaled(factor) for size, st in self.overhead_ms.items()},
+            "front_end_ms": scale(self.front_end_ms), "busy_front_end_ms": scale(self.busy_front_end_ms),
+            "front_end_by_core_ms": by_core, "cold_start": cold})
+
     def service_time_kind(self) -> ServiceTimeKind:
         """SPEC's default: ``empirical``, or ``deterministic`` where no spread was measured."""
         if self.service_time is not None:
@@ -158,10 +178,13 @@ class Profile(_Strict):
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""
         return self.interference.get(victim, {}).get(neighbour, 1.0)
 
-    def at_speeds(self, factors: dict[str, float]) -> "Profile":
-        """The profile with each named model's compute times scaled (``ModelProfile.at_speed``);
+    def at_speeds(self, factors: dict[str, float], front_ends: dict[str, float] | None = None) -> "Profile":
+        """The profile with each named model's compute times scaled (``ModelProfile.at_speed``)
+        and, by ``front_ends``, its times outside compute (``ModelProfile.with_front_end``);
         switch costs scale with the model that pays them."""
+        front_ends = front_ends or {}
         models = {name: m.at_speed(factors[name]) if name in factors else m for name, m in self.models.items()}
+        models = {name: m.with_front_end(front_ends[name]) if name in front_ends else m for name, m in models.items()}
         switch = {a: {b: ms * factors.get(a, 1.0) for b, ms in row.items()} for a, row in self.switch_ms.items()}
         return self.model_copy(update={"models": models, "switch_ms": switch})
 

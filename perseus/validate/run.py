@@ -41,7 +41,7 @@ from perseus.validate.compare import (mean_stages, model_error, simulated_batch_
                                      stage_summary, union_length)
 from perseus.validate.deploy import DoesNotFit, deploy
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
-from perseus.validate.speed import replay_speed
+from perseus.validate.speed import ReplaySpeed, replay_speed
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
@@ -110,7 +110,8 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
     simulated = simulate_one(loaded, name, arrivals, seed, window)
     speeds = [None if r.view is None else replay_speed(
         loaded, name, arrivals, seed, window, simulated, {m: r.view.batch_ms(m) for m in loaded.scenario.models},
-        {m: r.view.batch_histogram(m) for m in loaded.scenario.models}) for r in replays]
+        {m: r.view.batch_histogram(m) for m in loaded.scenario.models}, _front_end_ms(r.log, loaded, window))
+        for r in replays]
     outcome.results["placements"][name] = compare_placement(loaded, name, replays, simulated, speeds, window)
     if failed:
         host, count = next(iter(failed.items()))
@@ -146,8 +147,15 @@ def _replay_once(loaded: LoadedScenario, inventory: dict[str, Host] | None, name
     return Replayed(log, view), failed
 
 
+def _front_end_ms(log: ReplayLog, loaded: LoadedScenario, window: Window) -> dict[str, float]:
+    """Each model's mean front end in a replay, where its hosts traced it."""
+    table = log.request_table()
+    stages = {m: stage_summary(table, m, window) for m in loaded.scenario.models}
+    return {m: s["front_end"]["mean"] for m, s in stages.items() if s}
+
+
 def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], simulated: SimTrace,
-                      speeds: list[tuple[dict[str, float], SimTrace] | None], window: Window) -> dict[str, Any]:
+                      speeds: list[ReplaySpeed | None], window: Window) -> dict[str, Any]:
     """Measured against simulated, as profiled (``simulated``, ``error``) and at the speed
     each replay computed at (``at_replay_speed``, :mod:`perseus.validate.speed`; null
     without the servers' statistics). Over several replays the measured numbers are their
@@ -158,7 +166,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     per_replay = [placement_summary(t, scenario, name, window, prices) for t in measured_traces]
     measured = combine(per_replay)
     predicted = placement_summary(simulated, scenario, name, window, prices)
-    at_speed = [None if s is None else (s[0], placement_summary(s[1], scenario, name, window, prices)) for s in speeds]
+    at_speed = [None if s is None else (s, placement_summary(s.trace, scenario, name, window, prices)) for s in speeds]
     timed = [s for s in at_speed if s is not None]
     predicted_at_speed = combine([summary for _, summary in timed]) if timed else None
     views = [r.view for r in replays if r.view is not None]
@@ -169,12 +177,15 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     models = {}
     for model in scenario.models:
         m, s = measured["models"][model], predicted["models"][model]
-        factors = [f[model] for f, _ in timed if model in f]
+        factors = [speed.factors[model] for speed, _ in timed if model in speed.factors]
+        front_ends = [speed.front_ends[model] for speed, _ in timed if model in speed.front_ends]
         s_speed = predicted_at_speed["models"][model] if predicted_at_speed and factors else None
         models[model] = {
             "measured": m, "simulated": s, "error": model_error(m, s),
             "at_replay_speed": None if s_speed is None else {
-                "factor": float(np.mean(factors)), "simulated": s_speed, "error": model_error(m, s_speed)},
+                "factor": float(np.mean(factors)),
+                "front_end_factor": float(np.mean(front_ends)) if len(front_ends) == len(factors) else None,
+                "simulated": s_speed, "error": model_error(m, s_speed)},
             "batch_sizes": {"measured": view.batch_histogram(model, len(replays)) if view else None,
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
@@ -206,13 +217,14 @@ def _measured_trace(replayed: Replayed, hosts: int, window: Window) -> SimTrace:
 
 
 def _replay_errors(model: str, replayed: dict[str, Any], simulated: dict[str, Any],
-                   at_speed: tuple[dict[str, float], dict[str, Any]] | None) -> dict[str, Any]:
+                   at_speed: tuple[ReplaySpeed, dict[str, Any]] | None) -> dict[str, Any]:
     """One replay of several: ``model``'s latency and errors, as profiled and at the replay's speed."""
     measured = replayed["models"][model]
-    timed = at_speed is not None and model in at_speed[0]
+    timed = at_speed is not None and model in at_speed[0].factors
     return {"latency_ms": measured["latency_ms"], "error": model_error(measured, simulated),
-            "at_replay_speed": {"factor": at_speed[0][model], "error": model_error(
-                measured, at_speed[1]["models"][model])} if timed else None}
+            "at_replay_speed": {"factor": at_speed[0].factors[model],
+                                "front_end_factor": at_speed[0].front_ends.get(model),
+                                "error": model_error(measured, at_speed[1]["models"][model])} if timed else None}
 
 
 def measured_busy_s(log: ReplayLog, view: ServerView | None, hosts: int, window: Window, span: float) -> np.ndarray:

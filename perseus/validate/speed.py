@@ -16,6 +16,20 @@ speed is solved for over ``SPEED_ROUNDS`` simulations (:func:`replay_speed`). As
 size, cold start and switch slower or faster by one factor over the whole replay; a
 model served by several hosts gets the factor of all of them together.
 
+The front end drifts with the machine too: on embedded hosts, whose request traces split
+each latency (:func:`perseus.validate.compare.stage_summary`), the live front end was 0.70
+to 1.18 times the simulated one at replay speed over ten kept ``bench_validate.py`` runs
+of 2026-11-29 (90 model-case rows), with every live per-state median moving together by
+up to 0.15 ms between runs. So where the traces give the measured front end, each model's
+times outside compute are then rescaled by the measured mean over the simulated one
+(``front_end``, ``ModelProfile.with_front_end``) and simulated once more. Re-simulated on
+those runs, the mean absolute p50 / p95 / p99 error at replay speed went from 2.3 / 3.6 /
+6.8% to 2.1 / 3.3 / 6.8%, and the rows within all three targets from 39 to 44 of 90.
+Assumption: the front end delays responses but does not change which batch a request
+joins (as :mod:`perseus.sim.service` models it), so one simulation gives the measured mean;
+its shape and its split by the core's state stay the profile's, and the stage table of
+``validate`` shows them as profiled.
+
 Why not a measurement beside the replay: a burst of batch-1 requests just before and
 after each replay said the host was 4% to 30% slower than profiled, yet the replay's own
 batches did not follow it (2026-11-29, ``bench_validate.py`` runs 1 and 2: rescaled by
@@ -26,11 +40,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass, field
+
 from perseus.config.scenario import LoadedScenario
 from perseus.metrics import Window
 from perseus.sim.trace import SimTrace
 from perseus.simulation import simulate_one
-from perseus.validate.compare import simulated_batch_ms
+from perseus.validate.compare import simulated_batch_ms, stage_summary
 
 SPEED_ROUNDS = 3
 
@@ -48,23 +64,37 @@ def compute_ratio(measured_ms: dict[int, float], measured_counts: dict[int, int]
     return measured / simulated if simulated > 0 else None
 
 
-def at_speeds(loaded: LoadedScenario, factors: dict[str, float]) -> LoadedScenario:
-    """The scenario with every host type's profile rescaled by ``factors`` (per model)."""
-    profiles = {host_type: profile.at_speeds(factors) for host_type, profile in loaded.profiles.items()}
+@dataclass(frozen=True)
+class ReplaySpeed:
+    """Per model, how many times as long as its profile a replay computed (``factors``) and
+    spent outside compute (``front_ends``, where traced), and the simulation at both."""
+
+    factors: dict[str, float]
+    trace: SimTrace
+    front_ends: dict[str, float] = field(default_factory=dict)
+
+
+def at_speeds(loaded: LoadedScenario, factors: dict[str, float],
+              front_ends: dict[str, float] | None = None) -> LoadedScenario:
+    """The scenario with every host type's profile rescaled by ``factors`` (compute, per
+    model) and ``front_ends`` (times outside compute)."""
+    profiles = {host_type: profile.at_speeds(factors, front_ends) for host_type, profile in loaded.profiles.items()}
     return loaded.model_copy(update={"profiles": profiles})
 
 
 def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.ndarray], seed: int,
                  window: Window, simulated: SimTrace, measured_ms: dict[str, dict[int, float]],
-                 measured_counts: dict[str, dict[int, int]]) -> tuple[dict[str, float], SimTrace]:
-    """Per model, how many times as long as its profile says it computed in the replay,
-    and the simulation at those speeds; ``simulated`` is the simulation as profiled.
+                 measured_counts: dict[str, dict[int, int]],
+                 measured_front_end_ms: dict[str, float] | None = None) -> ReplaySpeed:
+    """The speeds a replay ran at, and the simulation at them; ``simulated`` is the
+    simulation as profiled, ``measured_front_end_ms`` each traced model's mean front end.
 
     Per model, the speed ``f`` solves ``ratio(f) = 1``, where ``ratio`` is the measured
     compute over the simulation's at speed ``f``: by the secant method on ``log f``
     against ``log ratio``, from ``f = 1`` and, after it, ``f = ratio(1)`` (:func:`_secant`). Compute does not
     scale in proportion to the speed (a slower host is warmer, and its models overlap
-    more), so the ratio alone overshoots or falls short."""
+    more), so the ratio alone overshoots or falls short. The front end's factor is then the
+    measured mean over the simulated one at those speeds (the module docstring)."""
     logs: dict[str, list[tuple[float, float]]] = {}   # per model: (log f, log ratio) tried
     factors: dict[str, float] = {}
     trace = simulated
@@ -77,7 +107,16 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
             tried.append((float(np.log(factors.get(model, 1.0))), float(np.log(ratio))))
             factors[model] = float(np.exp(_secant(tried)))
         trace = simulate_one(at_speeds(loaded, factors), placement, arrivals, seed, window)
-    return factors, trace
+    front_ends = {model: ms / simulated_ms for model, ms in (measured_front_end_ms or {}).items()
+                  if (simulated_ms := _front_end_ms(trace, model, window))}
+    if front_ends:
+        trace = simulate_one(at_speeds(loaded, factors, front_ends), placement, arrivals, seed, window)
+    return ReplaySpeed(factors, trace, front_ends)
+
+
+def _front_end_ms(trace: SimTrace, model: str, window: Window) -> float | None:
+    stages = stage_summary(trace.requests, model, window)
+    return stages["front_end"]["mean"] if stages else None
 
 
 def _secant(tried: list[tuple[float, float]]) -> float:
