@@ -120,6 +120,7 @@ def test_fail_above_makes_the_exit_status_1(tmp_path):
 
 
 def test_host_killed_mid_replay(tmp_path):
+    """The first of two replays loses its host: the run stops there, keeps what it measured, exits 1."""
     settings = {"mobilenet_v2": ModelConfig(max_batch_size=8)}
     server = EmbeddedServer(["mobilenet_v2"], settings=settings, cores=[0]).start()
     hosts = hosts_file(tmp_path / "hosts.yaml", {"victim": {"url": server.grpc_url, "type": "cpu-small"}})
@@ -127,7 +128,8 @@ def test_host_killed_mid_replay(tmp_path):
     killer.start()
     out = tmp_path / "result.json"
     try:
-        result = run_cli("validate", str(scenario(tmp_path, duration=30)), "--hosts", str(hosts), "--json", str(out))
+        result = run_cli("validate", str(scenario(tmp_path, duration=30)), "--hosts", str(hosts), "--json", str(out),
+                         "--repeat", "2")
     finally:
         killer.join()
         server.stop()
@@ -135,6 +137,7 @@ def test_host_killed_mid_replay(tmp_path):
     assert "victim" in result.stderr and "failed" in result.stderr
     requests = pd.read_csv(out.with_suffix(".requests.csv"))
     assert requests["ok"].sum() > 100 and (~requests["ok"]).sum() > 100   # kept what was measured
+    assert (requests.replay == 1).all()                                  # no second replay on a dead host
     assert json.loads(out.read_text())["placements"]["one"]["failed_requests"] == int((~requests["ok"]).sum())
 
 
