@@ -1,8 +1,8 @@
 """The speed a host computed at during a replay, against its profile.
 
 A shared machine's speed drifts: on the embedded host, the live batches of one 130 s
-replay took 0.86 to 1.14 times what the simulation as profiled gave them, from one replay
-to the next within hours (``bench_validate.py``, nine runs, 2026-11-29). The
+replay took 0.83 to 1.14 times what the simulation as profiled gave them, from one replay
+to the next within hours (``bench_validate.py``, eleven runs, 2026-11-29). The
 simulation as profiled carries that drift into its error, so ``validate`` also
 simulates at the speed the replay itself computed at, to show the model's error apart
 from the machine's.
@@ -38,9 +38,9 @@ it, the shared spiky MobileNetV2 p95 went from +3% to +45%).
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from perseus.config.scenario import LoadedScenario
 from perseus.metrics import Window
