@@ -68,15 +68,20 @@ def test_batch_time_grows_with_batch_size(quick_profile):
 
 
 def test_one_core_interference(quick_profile):
-    """On one core a busy neighbour takes about half the core: self-slowdown near 2, all above 1."""
+    """On one core a busy neighbour takes about half the core: a batch several slices long
+    takes about twice as long beside it; short ones less (they have the core for their
+    first slice), but every pair is slowed."""
     profile = load_profile(quick_profile)
     for victim in MODELS:
-        assert 1.5 <= profile.slowdown(victim, victim) <= 2.6, profile.interference  # quick windows are short
         for neighbour in MODELS:
-            assert profile.slowdown(victim, neighbour) > 1.1, profile.interference
+            assert 1.1 < profile.slowdown(victim, neighbour) <= 2.6, profile.interference  # quick windows are short
     # a batch that joins a busy core first has it for a scheduler slice: about 1 ms here
     assert profile.wake_slice_ms is not None and 0.0 <= profile.wake_slice_ms < 5.0
     raw = pd.read_csv(quick_profile.with_suffix(".csv"))
+    points = raw[raw["phase"] == "interference"].groupby("key")[["alone_batch_ms", "server_batch_ms"]].mean()
+    longest = points.sort_values("alone_batch_ms").iloc[-1]
+    assert longest["alone_batch_ms"] > 4.0, points   # ResNet-18 at batch 2: several slices
+    assert 1.6 <= longest["server_batch_ms"] / longest["alone_batch_ms"] <= 2.7, points
     assert raw.loc[raw["phase"] == "interference", "alone_batch_ms"].notna().all()   # each beside its own alone
     # two instances on one core add little throughput (some idle time of one instance is filled)
     for model in MODELS:
