@@ -6,11 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from perseus.config.scenario import ModelConfig
 from perseus.profile.frontend import MIN_REQUESTS, front_end_by_core, poisson_schedule, replay_rates, replay_schedule
+from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.plan import FULL, QUICK, points
 from perseus.profile.rawtable import COLUMNS
 from perseus.profile.stability import is_stable
 from perseus.profile.summary import curve_item_ms, interference_matrix, model_profiles, switch_matrix, wake_slice_ms
+from sim_helpers import one_host, poisson, profile
 
 
 def test_stability_needs_three_windows_within_ten_percent():
@@ -105,6 +108,31 @@ def test_cold_start_share_of_a_larger_batch_at_batch_1s_duty_cycle():
     assert model_profiles(pd.DataFrame(warm, columns=COLUMNS), {"a": 12})["a"].cold_start_share == {}
 
 
+def test_drift_between_points_is_taken_out_by_their_batch_1_references():
+    """Batch 1 takes 10 ms, 4 takes 30, and 13 after 100 ms of rest; each point ran while
+    the machine was 0.9-1.2 times as slow, and so did the batch 1 measured right before it:
+    the curve and the cold-start table keep the true ratios, at the mean speed (1.05)."""
+    def drifted(row, speed, referenced=True):
+        extra = row["server_batch_ms"] * (speed - 1.0)   # the client waits that much longer too
+        row = {**row, "server_batch_ms": row["server_batch_ms"] + extra,
+               **{c: row[c] + extra for c in ("client_mean_ms", "client_p50_ms", "client_p95_ms", "client_p99_ms")}}
+        return {**row, "reference_ms": 10.0 * speed} if referenced else row
+    rows = [drifted(_row("curve", "a", 1, 10.0, 11.0), 1.0, referenced=False),
+            drifted(_row("curve", "a", 4, 30.0, 31.0), 1.1),
+            drifted(_row("coldstart", "a", 1, 10.0, 11.0, think=0.0), 0.9, referenced=False),
+            drifted(_row("coldstart", "a", 1, 13.0, 15.0, think=100.0), 1.2)]
+    model = model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12})["a"]
+    curve = model.batch_latency_ms
+    assert (curve[1].mean, curve[4].mean) == (pytest.approx(10.5), pytest.approx(31.5))
+    assert curve[4].p99 == pytest.approx((33.0 + 2.0) * 10.5 / 11.0)   # client p99 less the overhead, scaled
+    assert model.cold_start.compute_ms == [pytest.approx(10.5), pytest.approx(13.65)]
+    assert model.overhead_ms[4].mean == pytest.approx(1.0)   # the front end is not scaled
+    unreferenced = [{**row, "reference_ms": float("nan")} for row in rows]   # a raw table from before
+    as_measured = model_profiles(pd.DataFrame(unreferenced, columns=COLUMNS), {"a": 12})["a"]
+    assert as_measured.batch_latency_ms[4].mean == pytest.approx(33.0)
+    assert as_measured.cold_start.compute_ms == [pytest.approx(9.0), pytest.approx(15.6)]
+
+
 def test_wake_slice_and_slowdown_fitted_across_batch_sizes():
     """Beside a busy partner a batch takes ``q + (alone - q) * S``: two sizes pin both down."""
     def beside(alone, q, slowdown):
@@ -197,3 +225,23 @@ def test_replay_rates_share_the_core_equally():
     assert all(t.max() < 80.0 and (np.diff(t) > 0).all() for t in halves.values())
     assert curve_item_ms(pd.DataFrame([_row("curve", "a", 4, 30.0, 33.0), _row("curve", "a", 8, 50.0, 55.0)],
                                       columns=COLUMNS)) == {"a": pytest.approx(7.5)}
+
+
+def test_open_loop_factor_is_solved_on_the_replay_and_read_by_the_simulator():
+    """A "frontend replay" simulated with ResNet-like compute 1.2 times and MobileNet-like
+    0.9 times the profile's: the profiler's solve gives back both factors, and the profile
+    carrying them simulates the replay's measured compute."""
+    prof = profile({"a": {1: 10.0, 2: 18.0}, "b": {1: 3.0, 2: 5.0}}, kind="empirical")
+    arrivals = {"a": poisson(20.0, 1200, seed=1), "b": poisson(50.0, 3000, seed=2)}
+    configs = {m: ModelConfig(instances=1, max_batch_size=16) for m in arrivals}
+    truth = {"a": 1.2, "b": 0.9}
+    replayed = one_host(prof.at_speeds(truth), configs, arrivals, seed=7).requests
+    requests = pd.DataFrame({"model": np.asarray(replayed.models)[replayed.model], "scheduled_s": replayed.arrival_s,
+                             "compute_start_s": replayed.start_s, "compute_end_s": replayed.end_s})
+    factors = open_loop_factors(prof, requests, max_batch_size=16)
+    assert factors == pytest.approx(truth, rel=0.01)
+    calibrated = one_host(with_open_loop_factors(prof, factors), configs, arrivals, seed=7).requests
+    for index, model in enumerate(calibrated.models):
+        mine = calibrated.model == index
+        measured = (requests["compute_end_s"] - requests["compute_start_s"])[requests["model"] == model].mean()
+        assert (calibrated.end_s - calibrated.start_s)[mine].mean() == pytest.approx(measured, rel=0.02)

@@ -115,6 +115,10 @@ class ModelProfile(_Strict):
     # how much later than max_queue_delay_ms a lone request's batch starts: the dynamic
     # batcher's timer and the hand-off to the instance
     queue_delay_lag_ms: float | None = None
+    # how many times its closed-loop compute a batch takes under open-loop traffic, beyond
+    # its cold start: solved for on the profile's traced replay (perseus.profile.openloop);
+    # the simulator multiplies the model's compute by it
+    open_loop_factor: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _has_points(self) -> "ModelProfile":

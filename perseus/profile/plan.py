@@ -86,6 +86,15 @@ class Point:
                                         and self.think_ms >= PER_REQUEST_THINK_MS)
 
     @property
+    def referenced(self) -> bool:
+        """Whether a window of its model's batch 1, back to back, is measured right before
+        this point, so that the summary can take out the machine's drift between points:
+        the curve's larger sizes and batch 1's cold starts, whose ratios to batch 1 the
+        simulator uses."""
+        return (self.phase == "curve" and self.batch_size > 1) or (
+            self.phase == "coldstart" and self.batch_size == 1 and self.think_ms > 0)
+
+    @property
     def busy_partner(self) -> bool:
         """Whether ``partner`` is kept busy while this point is measured."""
         return self.phase in ("interference", "busy")

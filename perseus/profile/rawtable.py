@@ -21,7 +21,7 @@ COLUMNS = [
     "key", "phase", "model", "batch_size", "instances", "partner", "think_ms", "window", "final", "stable",
     "requests", "wall_s", "throughput", "client_mean_ms", "client_p50_ms", "client_p95_ms", "client_p99_ms",
     "client_std_ms", "server_batch_ms", "server_batches", "server_queue_ms", "alone_batch_ms",
-    "front_mean_ms", "front_p50_ms", "front_p95_ms", "front_p99_ms", "queue_delay_ms",
+    "reference_ms", "front_mean_ms", "front_p50_ms", "front_p95_ms", "front_p99_ms", "queue_delay_ms",
 ]
 
 
@@ -41,7 +41,7 @@ def window_row(point: Point, index: int, window: Window, queue_delay_ms: float =
         "client_std_ms": float(lat.std()),
         "server_batch_ms": server.batch_compute_ms(point.batch_size), "server_batches": count,
         "server_queue_ms": server.queue_ns / server.requests / 1e6 if server.requests else float("nan"),
-        "alone_batch_ms": float("nan"),
+        "alone_batch_ms": float("nan"), "reference_ms": float("nan"),
         **_front_end(window.front_end_ms),
         "queue_delay_ms": queue_delay_ms,
     }

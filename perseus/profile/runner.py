@@ -28,6 +28,7 @@ from perseus.errors import InputError
 from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, random_batch
 from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
 from perseus.profile.frontend import front_end_by_core, measure_front_end, replay_schedule
+from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.rawtable import RawTable, marker_row, window_row
 from perseus.profile.stability import is_stable
 from perseus.profile.summary import curve_item_ms, interference_matrix, model_profiles, switch_matrix, wake_slice_ms
@@ -114,14 +115,15 @@ def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple
     return rows, stable
 
 
-def alone_batch_ms(gen: LoadGenerator, point: Point, shape: tuple[int, ...], settings: Settings) -> float:
-    """The point's batch compute with its model alone, measured right before its partner's
-    load starts: the machine's speed drifts between phases, and the ratio of the two would
-    carry that drift."""
-    batch = random_batch(shape, point.batch_size)
-    gen.warm_up(point.model, batch)
-    window = gen.window(point.model, batch, min_time_s=settings.min_window_s, min_requests=settings.min_requests)
-    return window.server.batch_compute_ms(point.batch_size)
+def alone_batch_ms(gen: LoadGenerator, model: str, batch_size: int, shape: tuple[int, ...],
+                   settings: Settings) -> float:
+    """The model's batch compute alone, back to back, measured right before a point that
+    is compared with it (its partner's load, a think time, another size): the machine's
+    speed drifts between phases, and the ratio of the two would carry that drift."""
+    batch = random_batch(shape, batch_size)
+    gen.warm_up(model, batch)
+    window = gen.window(model, batch, min_time_s=settings.min_window_s, min_requests=settings.min_requests)
+    return window.server.batch_compute_ms(batch_size)
 
 
 def run_profile(target: Target, models: list[str], settings: Settings, out: Path, *, resume: bool,
@@ -149,7 +151,8 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
     frame = table.frame()
     slice_ms = wake_slice_ms(frame)
     replayed = (frame["phase"] == "frontend").any() and front_path.exists()
-    front_ends = front_end_by_core(pd.read_csv(front_path), slice_ms) if replayed else {}
+    requests = pd.read_csv(front_path) if replayed else None
+    front_ends = front_end_by_core(requests, slice_ms) if requests is not None else {}
     profile = Profile(
         host=target.name,
         hardware=target.hardware,
@@ -161,6 +164,8 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
         wake_slice_ms=slice_ms,
         switch_ms=switch_matrix(frame),
     )
+    if requests is not None:
+        profile = with_open_loop_factors(profile, open_loop_factors(profile, requests, settings.max_batch_size))
     save_profile(profile, out)
     return profile
 
@@ -192,20 +197,29 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
                 loaded[model] = wanted
         if loaded[point.model] != point_settings(point, point.model, settings):
             continue  # the server does not allow model control: only what is loaded is measured
+        shape = shapes[point.model]
         if point.busy_partner:
-            alone = alone_batch_ms(gen, point, shapes[point.model], settings) if point.phase == "interference" else None
+            alone = (alone_batch_ms(gen, point.model, point.batch_size, shape, settings)
+                     if point.phase == "interference" else None)
             neighbour, concurrency = partner_load(point, shapes[point.partner])
             with BackgroundLoad(target.client, point.partner, neighbour, concurrency):
-                rows, stable = measure_point(gen, target, point, shapes[point.model], settings, warm=alone is not None)
-            for row in rows if alone is not None else ():
-                row["alone_batch_ms"] = alone
+                rows, stable = measure_point(gen, target, point, shape, settings, warm=alone is not None)
+            _stamp(rows, "alone_batch_ms", alone)
         elif point.phase == "switch":
             lead = (point.partner, random_batch(shapes[point.partner], 1, seed=1))
-            rows, stable = measure_point(gen, target, point, shapes[point.model], settings, lead)
+            rows, stable = measure_point(gen, target, point, shape, settings, lead)
         else:
-            rows, stable = measure_point(gen, target, point, shapes[point.model], settings)
+            reference = alone_batch_ms(gen, point.model, 1, shape, settings) if point.referenced else None
+            rows, stable = measure_point(gen, target, point, shape, settings)
+            _stamp(rows, "reference_ms", reference)
         table.add_point(rows, stable)
     progress(plan[-1], len(plan), len(plan))
+
+
+def _stamp(rows: list[dict[str, object]], column: str, value: float | None) -> None:
+    """Write a measurement taken once for the point into each of its windows' rows."""
+    for row in rows if value is not None else ():
+        row[column] = value
 
 
 def _replay_front_end(target: Target, point: Point, shapes: dict[str, tuple[int, ...]], settings: Settings,

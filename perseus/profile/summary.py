@@ -4,7 +4,13 @@ Each point is summarised over its last three windows (the ones the stability rul
 judged). Conventions, stated once:
 
 * ``batch_latency_ms.mean`` is the server's own compute time per batch
-  (compute_input + compute_infer + compute_output of the batch, from ``batch_stats``);
+  (compute_input + compute_infer + compute_output of the batch, from ``batch_stats``),
+  brought to the model's mean batch-1 speed over its profiling (:func:`drift_scales`): a
+  shared machine's speed drifts by several percent within minutes (ResNet-18's curve
+  batch 1 and its cold start's back-to-back row, measured minutes apart in one profile
+  on 2026-11-29, differed by 6%), and the curve's sizes and the cold-start rows are
+  measured at different moments, so their ratios, which the simulator uses, would carry
+  that drift;
 * at concurrency 1 a request is a batch, so ``overhead_ms`` = client latency - batch
   compute: client, network, the server's front end and queue;
 * the batch-time percentiles are the client's percentiles less the mean overhead (the
@@ -60,16 +66,40 @@ def _server_batch_ms(rows: pd.DataFrame) -> float:
     return float((rows["server_batch_ms"] * batches).sum() / batches.sum())
 
 
-def curve_point(rows: pd.DataFrame) -> tuple[LatencyStats, OverheadStats]:
+def drift_scales(points: list[pd.DataFrame]) -> dict[str, float]:
+    """Per point key of one model's curve and cold-start points: the factor that brings it
+    to the machine's speed averaged over the model's profiling (``level / reference``).
+
+    A referenced point (:attr:`perseus.profile.plan.Point.referenced`) carries batch 1
+    back to back measured right before it; the batch-1 back-to-back points (the curve's
+    first, the cold start's think 0) are their own reference; ``level`` is the mean of
+    all of them. Without any measured reference (a raw table from before they were
+    measured) every factor is 1."""
+    references = {}
+    for rows in points:
+        first = rows.iloc[0]
+        if rows["reference_ms"].notna().all():
+            references[first["key"]] = _weighted(rows, "reference_ms")
+        elif int(first["batch_size"]) == 1 and float(first["think_ms"]) == 0.0:
+            references[first["key"]] = _server_batch_ms(rows)
+    if all(rows["reference_ms"].isna().all() for rows in points):
+        return {}
+    level = float(np.mean(list(references.values())))
+    return {key: level / reference for key, reference in references.items()}
+
+
+def curve_point(rows: pd.DataFrame, scale: float = 1.0) -> tuple[LatencyStats, OverheadStats]:
+    """A curve point's batch time, its compute times ``scale`` (:func:`drift_scales`), and
+    the overhead around it (not scaled: the front end is not the model's compute)."""
     compute = _server_batch_ms(rows)
     client_mean = _weighted(rows, "client_mean_ms")
     overhead = max(client_mean - compute, 0.0)
     latency = LatencyStats(
-        mean=round(compute, 4),
-        p50=round(max(_weighted(rows, "client_p50_ms") - overhead, 0.0), 4),
-        p95=round(max(_weighted(rows, "client_p95_ms") - overhead, 0.0), 4),
-        p99=round(max(_weighted(rows, "client_p99_ms") - overhead, 0.0), 4),
-        std=round(_weighted(rows, "client_std_ms"), 4),
+        mean=round(compute * scale, 4),
+        p50=round(max(_weighted(rows, "client_p50_ms") - overhead, 0.0) * scale, 4),
+        p95=round(max(_weighted(rows, "client_p95_ms") - overhead, 0.0) * scale, 4),
+        p99=round(max(_weighted(rows, "client_p99_ms") - overhead, 0.0) * scale, 4),
+        std=round(_weighted(rows, "client_std_ms") * scale, 4),
         n=int(rows["server_batches"].sum()),
         stable=bool(rows["stable"].iloc[-1]),
     )
@@ -111,9 +141,12 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
         curve_rows = {int(rows.iloc[0]["batch_size"]): rows for rows in points.get("curve", [])}
         if not curve_rows:
             continue
-        summaries = {size: curve_point(rows) for size, rows in sorted(curve_rows.items())}
+        solo = _of_size(points.get("coldstart", []), 1)
+        scales = drift_scales([*curve_rows.values(), *solo])
+        summaries = {size: curve_point(rows, scales.get(rows.iloc[0]["key"], 1.0))
+                     for size, rows in sorted(curve_rows.items())}
         curve = {size: latency for size, (latency, _) in summaries.items()}
-        cold = cold_start(_of_size(points.get("coldstart", []), 1))
+        cold = cold_start(solo, scales)
         profiles[model] = ModelProfile(
             input_bytes=input_bytes.get(model),
             batch_latency_ms=curve,
@@ -146,14 +179,16 @@ def instance_scaling(points: list[pd.DataFrame]) -> dict[int, float]:
     return {n: round(t / base, 4) for n, t in sorted(throughput.items())} if base else {}
 
 
-def cold_start(points: list[pd.DataFrame]) -> ColdStart | None:
+def cold_start(points: list[pd.DataFrame], scales: dict[str, float] | None = None) -> ColdStart | None:
     """The cold-start table: per think time, the idle time before each batch (think time
-    plus the request's overhead), the batch-1 compute and the overhead."""
+    plus the request's overhead), the batch-1 compute (times its :func:`drift_scales`
+    factor) and the overhead."""
     table = {}
     for rows in points:
         compute = _server_batch_ms(rows)
         outside = max(_weighted(rows, "client_mean_ms") - compute, 0.0)
-        table[float(rows.iloc[0]["think_ms"]) + outside] = (compute, outside)
+        scale = (scales or {}).get(rows.iloc[0]["key"], 1.0)
+        table[float(rows.iloc[0]["think_ms"]) + outside] = (compute * scale, outside)
     if not table:
         return None
     idle = sorted(table)

@@ -62,6 +62,10 @@ live under Gamma load where its own duty cycle read the table's cold end, 1.74).
 Assumption: a batch that starts beside another model's running batch pays the factor
 too.
 
+Open loop (``open_loop_factor``, :mod:`perseus.profile.openloop`): every batch's compute is
+multiplied by the model's factor, solved for on the profile's open-loop replay with the
+cold start above in place, so that it carries only what the closed-loop points miss.
+
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It
 delays each response but does not occupy the device. Where the profile measured the
@@ -110,7 +114,8 @@ class ServiceTime:
         self._front, self._busy_front = _front_end_spreads(profile)
         self._by_core = _by_core_knots(profile)
         sizes = sorted(profile.batch_latency_ms)
-        self.means = [mean_ms(profile, sizes, k) / 1e3 for k in range(max_batch + 1)]
+        open_loop = profile.open_loop_factor or 1.0
+        self.means = [mean_ms(profile, sizes, k) * open_loop / 1e3 for k in range(max_batch + 1)]
         self.overhead_s = np.array([overhead_ms(profile, k) / 1e3 for k in range(max_batch + 1)])
         cold = profile.cold_start
         self.cold = cold is not None

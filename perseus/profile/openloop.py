@@ -1,0 +1,78 @@
+"""How much longer batches compute under open-loop traffic than the closed-loop curve says.
+
+The curve, the cold starts and the interference points are measured by clients that send
+when the previous answer is back. Live traffic arrives on its own schedule, and on the
+embedded host its batches computed longer than that, by more than the cold start (the
+core's rest) explains: in the profile's own ``frontend`` replay of 2026-11-29 14:01
+(traced, open loop), a ResNet-18 batch of 1 that started under 3 ms after the core's
+previous batch computed 9.25 ms, where the curve measured 7.45 ms back to back minutes
+before; in ``validate`` replays an hour later the same batches took 9.3 ms (one-model
+Poisson), and MobileNetV2's 3.0 ms beside ResNet-18 against 2.2 ms on the curve.
+
+So the profiler simulates its own ``frontend`` replay (the same arrivals, each model
+loaded as the curve measured it) and, per model, solves for the factor on its compute
+that makes the simulated batch-1 compute match the traced one
+(:func:`perseus.validate.speed.replay_speed`, as ``validate`` does at replay speed). The
+factor is the profile's ``open_loop_factor``; the simulator multiplies the model's compute
+by it (:mod:`perseus.sim.service`). Assumptions: the slowdown is one factor on every
+batch size, cold or warm, alone or beside another model; it is the open-loop traffic's
+and not the tracing's (a traced and an untraced replay of the same schedule computed
+alike: the README's profile section has the numbers).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from perseus.config.profile import Profile
+from perseus.config.scenario import (HostPlacement, HostType, LoadedScenario, ModelConfig, ModelSpec,
+                                     PoissonWorkload, Scenario, Sla)
+from perseus.metrics import Window
+from perseus.simulation import simulate_one
+from perseus.validate.speed import replay_speed
+
+HOST_TYPE, PLACEMENT = "profiled", "frontend-replay"
+
+
+def open_loop_factors(profile: Profile, requests: pd.DataFrame, max_batch_size: int) -> dict[str, float]:
+    """Per model of the ``frontend`` replay's ``requests`` (:data:`perseus.profile.frontend.COLUMNS`,
+    traced): its measured batch-1 compute over the simulation of ``profile`` on the same
+    arrivals, solved for as ``validate`` solves its replay speed."""
+    traced = requests.dropna(subset=["compute_start_s", "compute_end_s"])
+    models = [m for m in profile.models if m in set(traced["model"])]
+    if not models:
+        return {}
+    arrivals = {m: np.sort(requests.loc[requests["model"] == m, "scheduled_s"].to_numpy()) for m in models}
+    end = max(float(times[-1]) for times in arrivals.values()) + 1.0
+    loaded = _replay_scenario(profile, models, max_batch_size, end)
+    window = Window(0.0, end)
+    simulated = simulate_one(loaded, PLACEMENT, arrivals, 0, window)
+    measured = {m: {1: float((rows["compute_end_s"] - rows["compute_start_s"]).mean() * 1e3)}
+                for m, rows in traced.groupby("model") if m in models}
+    counts = {m: {1: int((traced["model"] == m).sum())} for m in measured}
+    speed = replay_speed(loaded, PLACEMENT, arrivals, 0, window, simulated, measured, counts)
+    return {m: round(f, 4) for m, f in speed.factors.items()}
+
+
+def _replay_scenario(profile: Profile, models: list[str], max_batch_size: int, end_s: float) -> LoadedScenario:
+    """The ``frontend`` replay as a scenario: every model on one host of ``profile``,
+    loaded as the curve measured it (one instance, no dynamic batcher)."""
+    loose = Sla(latency_ms=1e6)
+    scenario = Scenario(
+        name=PLACEMENT, duration_s=end_s,
+        host_types={HOST_TYPE: HostType(profile=profile.host, price_per_hour=0.0)},
+        models={m: ModelSpec(sla=loose, workload=PoissonWorkload(kind="poisson", rps=1.0)) for m in models},
+        placements={PLACEMENT: [HostPlacement(host_type=HOST_TYPE, models={
+            m: ModelConfig(instances=1, max_batch_size=max_batch_size) for m in models})]},
+    )
+    return LoadedScenario(path=Path(f"{profile.host}.yaml"), scenario=scenario, profiles={HOST_TYPE: profile})
+
+
+def with_open_loop_factors(profile: Profile, factors: dict[str, float]) -> Profile:
+    """``profile`` with each named model's ``open_loop_factor`` set."""
+    models = {name: m.model_copy(update={"open_loop_factor": factors[name]}) if name in factors else m
+              for name, m in profile.models.items()}
+    return profile.model_copy(update={"models": models})
