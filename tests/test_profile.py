@@ -45,6 +45,7 @@ def test_quick_profile_has_every_field_of_spec(quick_profile):
         assert "cold_start_share" not in entry or not entry["cold_start_share"]   # quick: batch 1 only
         alone = entry["front_end_ms"]   # measured request by request
         assert 0 < alone["p50"] <= alone["p95"] <= alone["p99"]
+        assert 0.5 < entry["open_loop_factor"] < 2.0   # solved on that replay: its compute over the simulation's
         by_core = entry["front_end_by_core_ms"]   # the open-loop replay, traced: no busy probes needed
         assert "busy_front_end_ms" not in entry and set(by_core) <= {"idle", "busy", "waking", "asleep"}
         for state in ("idle", "busy", "asleep"):   # half the core's time busy, then a tenth: all have requests

@@ -59,7 +59,9 @@ def open_loop_factors(profile: Profile, requests: pd.DataFrame, max_batch_size: 
 
 def _replay_scenario(profile: Profile, models: list[str], max_batch_size: int, end_s: float) -> LoadedScenario:
     """The ``frontend`` replay as a scenario: every model on one host of ``profile``,
-    loaded as the curve measured it (one instance, no dynamic batcher)."""
+    loaded as the curve measured it (one instance, no dynamic batcher). Nothing is read
+    from files: the profile is given in memory, and the arrivals are the replay's, so the
+    workloads and SLAs are placeholders."""
     loose = Sla(latency_ms=1e6)
     scenario = Scenario(
         name=PLACEMENT, duration_s=end_s,
