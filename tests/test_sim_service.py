@@ -46,24 +46,27 @@ def test_cold_start_scales_compute_and_adds_overhead_after_idle_time():
     # t=0: first batch ever (a cold model: 12/9 of 9 ms); t=0.005 queues behind it and
     # starts back to back, still cold (its overhead the back-to-back one); t=0.049 after a
     # 25 ms rest, the model having computed 24 ms in its life (cold; overhead by the rest,
-    # 0.7 ms + 0.8 ms * 14/90); at t=1.0 four at once: a batch of 4, cold, 12/9 of 22 ms
+    # 0.7 ms + 0.8 ms * 14/90); at t=1.0 four at once: a batch of 4, cold, 22 ms plus batch
+    # 1's extra 3 ms (no share measured)
     arrivals = np.array([0.0, 0.005, 0.049, 1.0, 1.0, 1.0, 1.0])
     trace = one_host(prof, {"m": config}, {"m": arrivals})
     req, batches = trace.requests, trace.batches
     assert list(batches.size) == [1, 1, 1, 4]
-    assert np.allclose(batches.end_s, [0.012, 0.024, 0.049 + 0.012, 1.0 + 0.022 * 12 / 9])
+    assert np.allclose(batches.end_s, [0.012, 0.024, 0.049 + 0.012, 1.0 + 0.022 + 0.003])
     assert np.allclose(req.finish_s - np.repeat(batches.end_s, batches.size),
                        [0.0015, 0.0005, 0.0007 + 0.0008 * 14 / 90, 0.0015, 0.0015, 0.0015, 0.0015])
 
 
 def test_a_larger_batch_pays_its_measured_share_of_the_cold_start():
-    """Batch 1 computes 12/9 of its time cold; a batch of 8 pays half of that slowdown,
-    a batch of 4 (between 1 and 8) 1 - 3/7 * 0.5 of it, a batch of 16 half (held)."""
+    """Batch 1 computes 12/9 of its time cold (3 ms more); a batch of 8 pays half of that
+    slowdown (its extra time: 0.5 * 3/9 * 60 = 10 ms); a batch of 4, between them, the
+    extra time linear in the size (3 + 7 * 3/7 = 6 ms: 6/30 of its time, 0.6 of the
+    slowdown); a batch of 16 the extra time held (10 ms: 0.25 of the slowdown)."""
     prof = profile({"m": {1: 9.0, 4: 30.0, 8: 60.0, 16: 120.0}})
     prof.models["m"].cold_start = ColdStart(idle_ms=[1.0, 101.0], compute_ms=[9.0, 12.0], overhead_ms=[0.0, 0.0])
     prof.models["m"].cold_start_share = {8: 0.5}
     config = ModelConfig(max_batch_size=16, max_queue_delay_ms=0)
-    for size, share in ((1, 1.0), (4, 1 - 3 / 7 * 0.5), (8, 0.5), (16, 0.5)):
+    for size, share in ((1, 1.0), (4, 0.6), (8, 0.5), (16, 0.25)):
         batches = one_host(prof, {"m": config}, {"m": np.zeros(size)}).batches   # a cold device
         warm_ms = prof.models["m"].batch_latency_ms[size].mean
         assert batches.end_s[0] * 1e3 == pytest.approx(warm_ms * (1 + (12 / 9 - 1) * share))

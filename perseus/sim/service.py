@@ -22,11 +22,22 @@ batch, through an exponential memory of ``HEAT_MEMORY_S``: it decays while the d
 idles and climbs towards one while it is busy (``SharedDevice.heat_at``). Each batch
 computes ``compute(heat) / compute(back to back)`` times its warm time, the table read
 by duty cycle, linear between the measured points and held beyond them; a batch of more
-than one pays the share of that slowdown (``factor - 1``) its profile measured for its size
+than one pays a share of that slowdown (``factor - 1``): the cold core costs a batch an
+extra time, batch 1's at batch 1 and, at a size the profile measured
 (``cold_start_share``: a batch of 8 back to back and after eight times the longest think
-time, against batch 1's table at that duty cycle), linear in the size between 1 and the
-measured sizes and held beyond (all of it without a measurement); each of its requests
-has the overhead measured after its model's rest. Why a share: in all seven
+time, against batch 1's table at that duty cycle), that share of the slowdown on its own
+time; linear in the size in between and held beyond (batch 1's extra time without a
+measurement); each of its requests has the overhead measured after its model's rest.
+Why the extra time and not the share is linear in the size: re-simulated on the arrivals
+of three ``bench_validate.py --repeat 3`` runs of 2026-11-29 (12:34, 14:02, 14:58; 27
+model-case rows against the mean of their replays) with the 14:57 profile (ResNet-18's
+share at 8: 0.34), the mean absolute p50 / p95 / p99 error was 1.4 / 5.8 / 5.6% at replay
+speed and 4.5 / 12.2 / 11.7% as profiled with the share linear, 1.8 / 3.6 / 6.1% and 3.6 /
+6.4 / 7.5% with the extra time linear (rows within all three targets: 11 and 2, then 13
+and 7; batch 1's extra time at every size, the measured share ignored, gave 1.8 / 3.1 /
+6.2% and 3.6 / 5.0 / 5.2%). In the 14:58 run's one-model spiky replays, live batches of
+2, 3 and 4 (302, 47 and 6 per replay) paid 0.60, 0.20 and 0.09 of batch 1's slowdown (against the curve), where the
+share linear to 0.34 at 8 gave them 0.91, 0.81 and 0.72. Why a share: in all seven
 ``bench_validate.py`` runs kept on 2026-11-29, one-model Gamma replays at replay speed
 (:mod:`perseus.validate.speed`), live batches of 1 computed 3-4% longer than simulated
 with one factor for every size, of 2 about 2% longer and of 4 5-8% shorter; the profile's
@@ -122,7 +133,7 @@ class ServiceTime:
         self._idle_s = [i / 1e3 for i in cold.idle_ms] if cold else [0.0]
         self._cold_overhead_s = [o / 1e3 for o in cold.overhead_ms] if cold else [0.0]
         self._duty, self._cold_factor = cold_factor_by_duty(cold)
-        self._cold_share = _cold_share_by_size(profile.cold_start_share, max_batch)
+        self._cold_share = _cold_share_by_size(profile, max_batch)
         shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
         distinct = sorted(set(shapes))
         self._shape_of = [distinct.index(s) for s in shapes]
@@ -206,12 +217,18 @@ def cold_factor_by_duty(cold: ColdStart | None) -> tuple[list[float], list[float
     return [d for d, _ in rows], [e for _, e in rows]
 
 
-def _cold_share_by_size(measured: dict[int, float], max_batch: int) -> list[float]:
-    """The share of batch 1's cold-start slowdown each size 0 .. ``max_batch`` pays:
-    linear in the size between batch 1 (all of it) and the measured sizes, held beyond."""
+def _cold_share_by_size(profile: ModelProfile, max_batch: int) -> list[float]:
+    """The share of batch 1's cold-start slowdown each size 0 .. ``max_batch`` pays. The
+    cold core costs a batch an extra time: batch 1's slowdown times its warm time at
+    batch 1, and the measured share of that slowdown times its warm time at each measured
+    size; linear in the size in between and held beyond (batch 1's without a
+    measurement). A size's share is that extra time over its own warm time."""
+    measured = profile.cold_start_share
+    curve_sizes = sorted(profile.batch_latency_ms)
     sizes = [1, *sorted(k for k in measured if k > 1)]
-    shares = [1.0, *(measured[k] for k in sizes[1:])]
-    return np.interp(np.arange(max_batch + 1), sizes, shares).tolist()
+    extra = [mean_ms(profile, curve_sizes, 1), *(measured[k] * mean_ms(profile, curve_sizes, k) for k in sizes[1:])]
+    at = np.interp(np.arange(max_batch + 1), sizes, extra)
+    return [1.0, *(float(at[k]) / mean_ms(profile, curve_sizes, k) for k in range(1, max_batch + 1))]
 
 
 def _nearest(sizes: list[int], k: int) -> int:
