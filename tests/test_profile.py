@@ -78,7 +78,9 @@ def test_one_core_interference(quick_profile):
     profile = load_profile(quick_profile)
     for victim in MODELS:
         for neighbour in MODELS:
-            assert 1.1 < profile.slowdown(victim, neighbour) <= 2.6, profile.interference  # quick windows are short
+            # S is what follows the fitted slice, which quick windows pin down loosely (0-1.8 ms
+            # here): every pair slowed, none absurdly; the long batch below checks the share
+            assert 1.1 < profile.slowdown(victim, neighbour) < 3.5, profile.interference
     # a batch that joins a busy core first has it for a scheduler slice: about 1 ms here
     assert profile.wake_slice_ms is not None and 0.0 <= profile.wake_slice_ms < 5.0
     raw = pd.read_csv(quick_profile.with_suffix(".csv"))
