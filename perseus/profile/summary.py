@@ -75,6 +75,8 @@ def drift_scales(points: list[pd.DataFrame]) -> dict[str, float]:
     first, the cold start's think 0) are their own reference; ``level`` is the mean of
     all of them. Without any measured reference (a raw table from before they were
     measured) every factor is 1."""
+    if not any(rows["reference_ms"].notna().all() for rows in points):
+        return {}
     references = {}
     for rows in points:
         first = rows.iloc[0]
@@ -82,8 +84,6 @@ def drift_scales(points: list[pd.DataFrame]) -> dict[str, float]:
             references[first["key"]] = _weighted(rows, "reference_ms")
         elif int(first["batch_size"]) == 1 and float(first["think_ms"]) == 0.0:
             references[first["key"]] = _server_batch_ms(rows)
-    if all(rows["reference_ms"].isna().all() for rows in points):
-        return {}
     level = float(np.mean(list(references.values())))
     return {key: level / reference for key, reference in references.items()}
 
