@@ -36,8 +36,9 @@ speed and 4.5 / 12.2 / 11.7% as profiled with the share linear, 1.8 / 3.6 / 6.1%
 6.4 / 7.5% with the extra time linear (rows within all three targets: 11 and 2, then 13
 and 7; batch 1's extra time at every size, the measured share ignored, gave 1.8 / 3.1 /
 6.2% and 3.6 / 5.0 / 5.2%). In the 14:58 run's one-model spiky replays, live batches of
-2, 3 and 4 (302, 47 and 6 per replay) paid 0.60, 0.20 and 0.09 of batch 1's slowdown (against the curve), where the
-share linear to 0.34 at 8 gave them 0.91, 0.81 and 0.72. Why a share: in all seven
+2, 3 and 4 (302, 47 and 6 per replay) paid 0.60, 0.20 and 0.09 of batch 1's slowdown
+(against the curve), where the share linear to 0.34 at 8 gave them 0.91, 0.81 and 0.72.
+Why a share: in all seven
 ``bench_validate.py`` runs kept on 2026-11-29, one-model Gamma replays at replay speed
 (:mod:`perseus.validate.speed`), live batches of 1 computed 3-4% longer than simulated
 with one factor for every size, of 2 about 2% longer and of 4 5-8% shorter; the profile's
