@@ -134,7 +134,7 @@ class ServiceTime:
         self._idle_s = [i / 1e3 for i in cold.idle_ms] if cold else [0.0]
         self._cold_overhead_s = [o / 1e3 for o in cold.overhead_ms] if cold else [0.0]
         self._duty, self._cold_factor = cold_factor_by_duty(cold)
-        self._cold_share = _cold_share_by_size(profile, max_batch)
+        self._cold_share = _cold_share_by_size(profile, sizes, max_batch)
         shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
         distinct = sorted(set(shapes))
         self._shape_of = [distinct.index(s) for s in shapes]
@@ -218,14 +218,13 @@ def cold_factor_by_duty(cold: ColdStart | None) -> tuple[list[float], list[float
     return [d for d, _ in rows], [e for _, e in rows]
 
 
-def _cold_share_by_size(profile: ModelProfile, max_batch: int) -> list[float]:
+def _cold_share_by_size(profile: ModelProfile, curve_sizes: list[int], max_batch: int) -> list[float]:
     """The share of batch 1's cold-start slowdown each size 0 .. ``max_batch`` pays. The
     cold core costs a batch an extra time: batch 1's slowdown times its warm time at
     batch 1, and the measured share of that slowdown times its warm time at each measured
     size; linear in the size in between and held beyond (batch 1's without a
     measurement). A size's share is that extra time over its own warm time."""
     measured = profile.cold_start_share
-    curve_sizes = sorted(profile.batch_latency_ms)
     sizes = [1, *sorted(k for k in measured if k > 1)]
     extra = [mean_ms(profile, curve_sizes, 1), *(measured[k] * mean_ms(profile, curve_sizes, k) for k in sizes[1:])]
     at = np.interp(np.arange(max_batch + 1), sizes, extra)
