@@ -59,6 +59,22 @@ def test_a_batch_that_joins_a_running_one_has_the_core_for_its_wake_slice():
     assert lat["a"][0] == pytest.approx(0.010) and lat["b"][0] == pytest.approx(0.030)
 
 
+def test_wake_slices_are_exponential_with_the_measured_mean():
+    """With a measured spread, a woken batch's slice is a draw: exponential around the
+    profile's ``wake_slice_ms``, the same draws for the same seed."""
+    prof = profile({"a": {1: 10.0}, "b": {1: 30.0}}, kind="empirical", interference=ONE_CORE)
+    prof.wake_slice_ms = 1.0
+    configs = {"a": ModelConfig(), "b": ModelConfig()}
+    arrivals = {"a": 0.005 + 0.1 * np.arange(400), "b": np.arange(0.0, 40.0, 0.030)}
+    trace = one_host(prof, configs, arrivals, seed=3)
+    # b is always busy: a's batch takes s + (10 ms - s) * 2 for a slice s under 10 ms
+    slices = 0.020 - latencies(trace)["a"]
+    assert slices.mean() == pytest.approx(0.001, rel=0.15)
+    assert slices.std() == pytest.approx(slices.mean(), rel=0.25)
+    assert slices.min() < 1e-4 and slices.max() > 0.003
+    assert np.array_equal(latencies(one_host(prof, configs, arrivals, seed=3))["a"], latencies(trace)["a"])
+
+
 @settings(max_examples=40, deadline=None)
 @given(slice_ms=st.floats(0.0, 5.0), gaps_a=st.lists(st.floats(0.0, 0.03), min_size=1, max_size=40),
        gaps_b=st.lists(st.floats(0.0, 0.03), min_size=1, max_size=40))

@@ -46,7 +46,7 @@ import numpy as np
 
 from perseus.config.profile import Profile
 from perseus.sim.batcher import INF
-from perseus.sim.service import HEAT_MEMORY_S
+from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
 
 
 class RunningBatch:
@@ -122,10 +122,11 @@ class SharedDevice:
                 batch.remaining -= batch.rate * elapsed
         self.updated = now
 
-    def start(self, batch: RunningBatch, woken: bool) -> None:
-        """Add a batch; ``woken``: its instance was idle before it (its thread slept)."""
+    def start(self, batch: RunningBatch, woken: bool, service: ServiceTime) -> None:
+        """Add a batch; ``woken``: its instance was idle before it (its thread slept). Its
+        wake slice, if it claims one, is drawn by its model's ``service``."""
         if woken and self.running and self.table.slice_s:
-            batch.slice_end = batch.start + self.table.slice_s
+            batch.slice_end = batch.start + service.wake_slice(self.table.slice_s)
         if not self.running:   # a busy period begins
             self.heat, self.heat_since = self.heat_at(batch.start), batch.start
         self.running.append(batch)

@@ -148,7 +148,7 @@ class Engine:
             lag_ms = profile.models[name].queue_delay_lag_ms or 0.0
             policy = BatchPolicy.of(config, lag_ms / 1e3)
             service = ServiceTime(profile.models[name], model_stream(seed, f"{name}@{h}", 1), policy.max_batch,
-                                  model_stream(seed, f"{name}@{h}", 3))
+                                  model_stream(seed, f"{name}@{h}", 3), model_stream(seed, f"{name}@{h}", 4))
             self.replicas.setdefault(self.models.index(name), []).append((host, policy, service, config.instances))
 
     def _route(self, m: int, kind: RouterKind, rng: np.random.Generator) -> None:
@@ -290,7 +290,8 @@ class Engine:
             work += self._switch_extra(q, device)
             q.busy += 1
             instance = q.idle.pop()
-            device.start(RunningBatch(q.local, work, q, instance, first, size, now, idle), q.freed_at[instance] < now)
+            device.start(RunningBatch(q.local, work, q, instance, first, size, now, idle), q.freed_at[instance] < now,
+                         service)
             device.last = q.local
             started = True
         q.wake = q.formation_time() if q.busy < q.instances else INF

@@ -119,10 +119,11 @@ class ServiceTime:
     """Draws solo batch times (seconds) for one model on one host type."""
 
     def __init__(self, profile: ModelProfile, rng: np.random.Generator, max_batch: int,
-                 front_rng: np.random.Generator | None = None) -> None:
+                 front_rng: np.random.Generator | None = None, slice_rng: np.random.Generator | None = None) -> None:
         self.kind = profile.service_time_kind()
         self.rng = rng
         self.front_rng = front_rng
+        self.slice_rng = slice_rng or rng
         self._front, self._busy_front = _front_end_spreads(profile)
         self._by_core = _by_core_knots(profile)
         sizes = sorted(profile.batch_latency_ms)
@@ -141,6 +142,8 @@ class ServiceTime:
         self._shapes = distinct
         self._variates: list[list[float]] = [[] for _ in distinct]
         self._used = [0] * len(distinct)
+        self._slices: list[float] = []
+        self._slices_used = 0
 
     def mean(self, size: int) -> float:
         return self.means[size]
@@ -157,6 +160,18 @@ class ServiceTime:
             used = 0
         self._used[s] = used + 1
         return self.means[size] * variates[used]
+
+    def wake_slice(self, mean_s: float) -> float:
+        """How long a batch of this model that wakes beside running ones holds the core
+        (:mod:`perseus.sim.device`): exponential with the host's measured mean ``mean_s``,
+        the mean itself where the profile draws nothing (``deterministic``)."""
+        if self.kind == "deterministic":
+            return mean_s
+        if self._slices_used == len(self._slices):
+            self._slices = (-np.log1p(-self.slice_rng.random(_CHUNK))).tolist()
+            self._slices_used = 0
+        self._slices_used += 1
+        return mean_s * self._slices[self._slices_used - 1]
 
     def cold_factor(self, heat: float, size: int) -> float:
         """How many times its warm solo time a batch of ``size`` takes that starts on a
