@@ -25,8 +25,29 @@ batch beside a busy partner took ``q + (alone - q) * S`` at every batch size (``
 first was slowed far more by the overlap than the one that joined it. When several
 batches hold a slice, the one that started last runs. Only a thread that slept claims one:
 a batch that its instance starts the moment its previous batch ends (a backlog) does not,
-nor does a batch that starts on an empty device. Assumptions: the slice is the same for
-every model and counts in wall time from the batch's start.
+nor does a batch that starts on an empty device.
+
+The slice is a draw, exponential with mean ``q``
+(:meth:`perseus.sim.service.ServiceTime.wake_slice`, from its model's own stream; exactly
+``q`` for a ``deterministic`` profile): how long the kernel lets a woken thread run
+depends on where the scheduler's tick and the running thread's share stand when it wakes.
+In Triton's traces of a shared Poisson replay (``bench_validate.py --keep``, 2026-11-29
+16:30, 416 MobileNetV2 batches of 1 that joined a running ResNet-18 batch which outlasted
+them), the joining batch took 3.04 / 3.33 / 5.33 / 7.35 / 8.02 ms at p5 / p25 / p50 / p75
+/ p90: a third ran as if alone, the rest waited for the other's turn. A fixed slice of
+``q`` = 1.1 ms gave 4.92 / 5.24 / 5.54 / 5.90 / 6.75 ms, the exponential one 3.21 / 4.94
+/ 5.94 / 6.46 / 6.91. Re-simulated on the arrivals of four ``bench_validate.py --repeat
+3`` runs (every case at 12:34, 14:02 and 16:30, the shared ones at 17:24; 33 model-case
+rows against the mean of their replays, 14:57 profile), the mean absolute p50 / p95 / p99
+error at replay speed went from 1.7 / 3.4 / 5.7% to 1.7 / 3.0 / 4.7% (rows within all
+three latency targets: 16 -> 19), as profiled from 4.1 / 6.8 / 8.2% to 3.8 / 6.5 / 7.6%
+(5 -> 9). Live, the shared cases at 17:24 (with it) and at 16:30 (without) came out alike
+at replay speed, 1.8 / 2.9 / 6.8% and 1.2 / 2.9 / 6.0%: two replays of the same arrivals
+in the 17:24 run differed by 3.3 / 4.4 / 6.7% (``bench/live_spread.py``). The live shape
+is bimodal and this one is not: re-simulated, shared Poisson MobileNetV2's p99 stayed
+8-10% short (p95 5-6%). Assumptions: the slice's law is the same for every model and
+counts in wall time from the batch's start; the profiler's fit of ``q`` (on means, of
+batches longer than the slice) gives its mean.
 
 A batch that starts on an empty device after a batch of another model ran last carries
 that model switch's extra work (``Profile.switch_ms``: the other model's data displaced
