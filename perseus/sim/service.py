@@ -168,7 +168,7 @@ class ServiceTime:
         if self.kind == "deterministic":
             return mean_s
         if self._slices_used == len(self._slices):
-            self._slices = (-np.log1p(-self.slice_rng.random(_CHUNK))).tolist()
+            self._slices = _unit_exponentials(self.slice_rng.random(_CHUNK))
             self._slices_used = 0
         self._slices_used += 1
         return mean_s * self._slices[self._slices_used - 1]
@@ -217,12 +217,17 @@ class ServiceTime:
         """A chunk of variates with mean one and the given shape."""
         u = self.rng.random(_CHUNK)
         if self.kind == "exponential":
-            return (-np.log1p(-u)).tolist()
+            return _unit_exponentials(u)
         if len(shape) == 1:   # lognormal with this sigma
             sigma = shape[0]
             z = ndtri(np.clip(u, 1e-12, 1 - 1e-12))
             return np.exp(sigma * z - sigma * sigma / 2).tolist()
         return np.interp(u, _KNOTS, shape).tolist()
+
+
+def _unit_exponentials(u: np.ndarray) -> list[float]:
+    """Exponential variates with mean one from uniform ones (the inverse CDF)."""
+    return (-np.log1p(-u)).tolist()
 
 
 def cold_factor_by_duty(cold: ColdStart | None) -> tuple[list[float], list[float]]:
