@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from perseus.config.profile import ColdStart
 from perseus.config.scenario import ModelConfig
-from perseus.profile.frontend import MIN_REQUESTS, front_end_by_core, poisson_schedule, replay_rates, replay_schedule
+from perseus.profile.frontend import (MIN_REQUESTS, front_end_by_core, poisson_schedule, quietest_part, replay_rates,
+                                     replay_schedule)
 from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.plan import FULL, QUICK, points
 from perseus.profile.rawtable import COLUMNS
@@ -223,6 +225,7 @@ def test_replay_rates_share_the_core_equally():
     fast = halves["fast"]
     assert (fast < 40.0).sum() == pytest.approx(5000, rel=0.05) and (fast >= 40.0).sum() == pytest.approx(1000, rel=0.1)
     assert all(t.max() < 80.0 and (np.diff(t) > 0).all() for t in halves.values())
+    assert quietest_part((0.5, 0.1), 80.0) == (40.0, 80.0) and quietest_part((0.1, 0.5, 0.3), 90.0) == (0.0, 30.0)
     assert curve_item_ms(pd.DataFrame([_row("curve", "a", 4, 30.0, 33.0), _row("curve", "a", 8, 50.0, 55.0)],
                                       columns=COLUMNS)) == {"a": pytest.approx(7.5)}
 
@@ -245,3 +248,26 @@ def test_open_loop_factor_is_solved_on_the_replay_and_read_by_the_simulator():
         mine = calibrated.model == index
         measured = (requests["compute_end_s"] - requests["compute_start_s"])[requests["model"] == model].mean()
         assert (calibrated.end_s - calibrated.start_s)[mine].mean() == pytest.approx(measured, rel=0.02)
+
+
+def test_open_loop_factor_is_solved_as_the_simulator_reads_it_on_the_quiet_part():
+    """A cold core (a cold-start table, whose duty cycles a slower host would move and an
+    open-loop factor does not) and a replay whose busy first half measured twice the
+    compute: solved on the quiet second half, the factors that made the replay come back."""
+    prof = profile({"a": {1: 10.0, 2: 18.0}, "b": {1: 3.0, 2: 5.0}}, kind="empirical")
+    cold = {"a": ColdStart(idle_ms=[1.0, 20.0, 200.0], compute_ms=[10.0, 13.0, 15.0], overhead_ms=[0.5] * 3),
+            "b": ColdStart(idle_ms=[1.0, 20.0, 200.0], compute_ms=[3.0, 4.5, 5.0], overhead_ms=[0.5] * 3)}
+    prof = prof.model_copy(update={"models": {m: mp.model_copy(update={"cold_start": cold[m]})
+                                              for m, mp in prof.models.items()}})
+    busy = {"a": poisson(40.0, 1200, seed=1), "b": poisson(100.0, 3000, seed=2)}
+    quiet = {"a": poisson(5.0, 150, seed=3), "b": poisson(12.0, 360, seed=4)}
+    arrivals = {m: np.concatenate([busy[m][busy[m] < 30.0], 30.0 + quiet[m][quiet[m] < 30.0]]) for m in busy}
+    configs = {m: ModelConfig(instances=1, max_batch_size=1) for m in arrivals}
+    truth = {"a": 1.2, "b": 0.9}
+    replayed = one_host(with_open_loop_factors(prof, truth), configs, arrivals, seed=7).requests
+    requests = pd.DataFrame({"model": np.asarray(replayed.models)[replayed.model], "scheduled_s": replayed.arrival_s,
+                             "compute_start_s": replayed.start_s, "compute_end_s": replayed.end_s})
+    first = requests["compute_start_s"] < 30.0
+    requests.loc[first, "compute_end_s"] += (requests["compute_end_s"] - requests["compute_start_s"])[first]
+    assert open_loop_factors(prof, requests, max_batch_size=1, part=(30.0, 60.0)) == pytest.approx(truth, rel=0.01)
+    assert open_loop_factors(prof, requests, max_batch_size=1)["a"] > 1.3   # the busy half read as slowness

@@ -20,7 +20,8 @@ latency less the server's time from receiving it to its batch's end. The request
 their trace times are kept beside the profile, ``NAME.frontend.csv`` in the columns of
 ``validate``'s requests CSV, and summarised by :func:`front_end_by_core` into each model's
 ``front_end_by_core_ms``, by the core's state when the request was sent, with the host's
-wake slice. A state in which a model has fewer than ``MIN_REQUESTS`` requests takes the
+wake slice. The quietest part's batches also give each model's ``open_loop_factor``
+(:mod:`perseus.profile.openloop`). A state in which a model has fewer than ``MIN_REQUESTS`` requests takes the
 requests of every model in that state: at 0.5 utilisation VGG-11 (32 ms batches) sent
 199 requests in 45 s here, and 9% of all requests landed in a waking core.
 
@@ -69,6 +70,14 @@ def replay_schedule(batch1_ms: dict[str, float], utilizations: tuple[float, ...]
     part_s = duration_s / len(utilizations)
     parts = [poisson_schedule(replay_rates(batch1_ms, u), part_s, seed + k) for k, u in enumerate(utilizations)]
     return {model: np.concatenate([k * part_s + part[model] for k, part in enumerate(parts)]) for model in batch1_ms}
+
+
+def quietest_part(utilizations: tuple[float, ...], duration_s: float) -> tuple[float, float]:
+    """When (s, from the replay's start) :func:`replay_schedule`'s part at the lowest
+    utilisation runs."""
+    part_s = duration_s / len(utilizations)
+    k = int(np.argmin(utilizations))
+    return k * part_s, (k + 1) * part_s
 
 
 def measure_front_end(endpoint: Endpoint, client_of_host: Callable[[], TritonClient],

@@ -27,7 +27,7 @@ from perseus.config.scenario import ModelConfig
 from perseus.errors import InputError
 from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, random_batch
 from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
-from perseus.profile.frontend import front_end_by_core, measure_front_end, replay_schedule
+from perseus.profile.frontend import front_end_by_core, measure_front_end, quietest_part, replay_schedule
 from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.rawtable import RawTable, marker_row, window_row
 from perseus.profile.stability import is_stable
@@ -165,7 +165,8 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
         switch_ms=switch_matrix(frame),
     )
     if requests is not None:
-        profile = with_open_loop_factors(profile, open_loop_factors(profile, requests, settings.max_batch_size))
+        quiet = quietest_part(settings.replay_utilization, settings.replay_s)
+        profile = with_open_loop_factors(profile, open_loop_factors(profile, requests, settings.max_batch_size, quiet))
     save_profile(profile, out)
     return profile
 

@@ -75,8 +75,9 @@ Assumption: a batch that starts beside another model's running batch pays the fa
 too.
 
 Open loop (``open_loop_factor``, :mod:`perseus.profile.openloop`): every batch's compute is
-multiplied by the model's factor, solved for on the profile's open-loop replay with the
-cold start above in place, so that it carries only what the closed-loop points miss.
+multiplied by the model's factor, solved for on the quiet part of the profile's open-loop
+replay with the cold start above in place, so that it carries only what the closed-loop
+points miss.
 
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It

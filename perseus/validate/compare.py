@@ -44,12 +44,15 @@ def simulated_histogram(trace: SimTrace, model: str) -> dict[int, int]:
     return {int(v): int(c) for v, c in zip(values, counts)}
 
 
-def simulated_batch_ms(trace: SimTrace, model: str) -> dict[int, float]:
+def simulated_batch_ms(trace: SimTrace, model: str, starting: tuple[float, float] | None = None) -> dict[int, float]:
     """Mean time from start to end of ``model``'s batches by size in a simulated run, in
-    ms (all hosts, whole run): what Triton's statistics report as a batch's compute."""
+    ms (all hosts; the whole run, or the batches that started within ``starting``, s):
+    what Triton's statistics report as a batch's compute."""
     assert trace.batches is not None
     batches = trace.batches
     mine = batches.model == trace.requests.models.index(model)
+    if starting is not None:
+        mine &= (batches.start_s >= starting[0]) & (batches.start_s < starting[1])
     ms = (batches.end_s[mine] - batches.start_s[mine]) * 1e3
     sizes = batches.size[mine]
     return {int(size): float(ms[sizes == size].mean()) for size in np.unique(sizes)}

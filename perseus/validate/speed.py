@@ -38,6 +38,7 @@ it, the shared spiky MobileNetV2 p95 went from +3% to +45%).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,12 +83,20 @@ def at_speeds(loaded: LoadedScenario, factors: dict[str, float],
     return loaded.model_copy(update={"profiles": profiles})
 
 
+Rescale = Callable[[LoadedScenario, dict[str, float]], LoadedScenario]
+
+
 def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.ndarray], seed: int,
                  window: Window, simulated: SimTrace, measured_ms: dict[str, dict[int, float]],
                  measured_counts: dict[str, dict[int, int]],
-                 measured_front_end_ms: dict[str, float] | None = None) -> ReplaySpeed:
+                 measured_front_end_ms: dict[str, float] | None = None, *,
+                 batches_starting: tuple[float, float] | None = None,
+                 rescale: Rescale = at_speeds) -> ReplaySpeed:
     """The speeds a replay ran at, and the simulation at them; ``simulated`` is the
-    simulation as profiled, ``measured_front_end_ms`` each traced model's mean front end.
+    simulation as profiled, ``measured_front_end_ms`` each traced model's mean front end;
+    ``batches_starting``: the measured batches are those that started within it (s), and
+    the simulated ones are taken from the same span; ``rescale``: how the factors enter
+    the profile (a host that computes slower or faster, by default).
 
     Per model, the speed ``f`` solves ``ratio(f) = 1``, where ``ratio`` is the measured
     compute over the simulation's at speed ``f``: by the secant method on ``log f``
@@ -100,17 +109,18 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
     trace = simulated
     for _ in range(SPEED_ROUNDS):
         for model in measured_ms:
-            ratio = compute_ratio(measured_ms[model], measured_counts[model], simulated_batch_ms(trace, model))
+            ratio = compute_ratio(measured_ms[model], measured_counts[model],
+                                  simulated_batch_ms(trace, model, batches_starting))
             if ratio is None:
                 continue
             tried = logs.setdefault(model, [])
             tried.append((float(np.log(factors.get(model, 1.0))), float(np.log(ratio))))
             factors[model] = float(np.exp(_secant(tried)))
-        trace = simulate_one(at_speeds(loaded, factors), placement, arrivals, seed, window)
+        trace = simulate_one(rescale(loaded, factors), placement, arrivals, seed, window)
     front_ends = {model: ms / simulated_ms for model, ms in (measured_front_end_ms or {}).items()
                   if (simulated_ms := _front_end_ms(trace, model, window))}
     if front_ends:
-        trace = simulate_one(at_speeds(loaded, factors, front_ends), placement, arrivals, seed, window)
+        trace = simulate_one(at_speeds(rescale(loaded, factors), {}, front_ends), placement, arrivals, seed, window)
     return ReplaySpeed(factors, trace, front_ends)
 
 
