@@ -20,10 +20,11 @@ latency less the server's time from receiving it to its batch's end. The request
 their trace times are kept beside the profile, ``NAME.frontend.csv`` in the columns of
 ``validate``'s requests CSV, and summarised by :func:`front_end_by_core` into each model's
 ``front_end_by_core_ms``, by the core's state when the request was sent, with the host's
-wake slice. The quietest part's batches also give each model's ``open_loop_factor``
-(:mod:`perseus.profile.openloop`). A state in which a model has fewer than ``MIN_REQUESTS`` requests takes the
+wake slice. A state in which a model has fewer than ``MIN_REQUESTS`` requests takes the
 requests of every model in that state: at 0.5 utilisation VGG-11 (32 ms batches) sent
-199 requests in 45 s here, and 9% of all requests landed in a waking core.
+199 requests in 45 s here, and 9% of all requests landed in a waking core. The batches of
+the quietest part (:func:`quietest_part`) also give each model's ``open_loop_factor``
+(:mod:`perseus.profile.openloop`).
 
 Only hosts whose traces Perseus can read have this phase: embedded ones that it starts.
 """
