@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +114,13 @@ def test_model_missing_from_profile(tmp_path):
     path = _scenario(tmp_path, lambda d: d["host_types"]["cpu-small"].update(profile=str(tmp_path / "p.yaml")))
     result = run_cli("simulate", str(path))
     assert result.returncode == 2 and "mobilenet_v2" in result.stderr and "placements." in result.stderr
+
+
+def test_ctrl_c_exits_130_without_a_traceback():
+    process = subprocess.Popen([sys.executable, "-m", "perseus", "simulate", str(ROOT / "scenarios/spiky.yaml"),
+                                "--replications", "500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr

@@ -2,7 +2,8 @@
 
 Each sub-command lives in its own module (``perseus/cli/<command>.py``) and only parses
 options, calls the library and prints. Every :class:`~perseus.errors.PerseusError` ends
-as one line on stderr with its exit status (2 for bad input, 1 for a failed host).
+as one line on stderr with its exit status (2 for bad input, 1 for a failed host, 130
+after Ctrl-C).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import sys
 import typer
 from rich.console import Console
 
-from perseus.errors import PerseusError
+from perseus.errors import Interrupted, PerseusError
+
+INTERRUPTED = Interrupted.exit_code   # Ctrl-C, as a shell reports SIGINT
 
 app = typer.Typer(
     name="perseus",
@@ -36,13 +39,13 @@ def main() -> None:
     """Console entry point."""
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)   # typer returns the status of what it caught (Ctrl-C: 130)
     except PerseusError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(1)
@@ -55,3 +58,7 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Exit):
             sys.exit(exc.exit_code)
         raise
+    if code == INTERRUPTED:
+        err_console.print("interrupted")
+    if isinstance(code, int) and code:
+        sys.exit(code)
