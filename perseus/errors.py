@@ -4,6 +4,9 @@
   Exit status 2, one message naming the file, the field and what was expected.
 * :class:`HostError` - a Triton host or server failed (unreachable, died, refused).
   Exit status 1, one message naming the host.
+
+A long measurement stopped by Ctrl-C keeps what it measured and ends with
+:class:`Interrupted` (exit status 130, as a shell reports SIGINT).
 """
 
 from __future__ import annotations
@@ -41,3 +44,9 @@ class HostError(PerseusError):
         if url:
             who += f" ({url})"
         super().__init__(f"{who}: {message}")
+
+
+class Interrupted(PerseusError):
+    """Stopped by Ctrl-C, after what was measured was kept."""
+
+    exit_code = 130

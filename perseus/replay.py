@@ -99,6 +99,12 @@ class ReplayLog:
             start_s=self.start_s + shift, end_s=self.end_s + shift, received_s=self.received_s + shift,
         )
 
+    def interrupted(self) -> None:
+        """Mark the requests that were sent but not answered (nor failed) when the replay was
+        stopped."""
+        for i in np.flatnonzero(np.isfinite(self.sent_s) & ~self.ok):
+            self.errors.setdefault(int(i), "interrupted before its answer")
+
     def failures_by_host(self, names: list[str]) -> dict[str, int]:
         failed = ~self.ok
         return {names[h]: int(np.sum(failed & (self.host == h))) for h in range(len(names))

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from perseus.config.scenario import ModelConfig
+from perseus.triton.client import TritonClient
 from perseus.triton.server import EmbeddedServer
 from perseus.validate.compare import union_length
 from triton_helpers import hosts_file, run_cli
@@ -139,6 +140,34 @@ def test_host_killed_mid_replay(tmp_path):
     assert requests["ok"].sum() > 100 and (~requests["ok"]).sum() > 100   # kept what was measured
     assert (requests.replay == 1).all()                                  # no second replay on a dead host
     assert json.loads(out.read_text())["placements"]["one"]["failed_requests"] == int((~requests["ok"]).sum())
+
+
+def test_ctrl_c_mid_replay_restores_the_host_and_keeps_what_was_measured(tmp_path):
+    """Ctrl-C while a remote host replays: its model is back as it was, the requests sent
+    so far are in the CSV, and the run exits 130 without a traceback."""
+    settings = {"mobilenet_v2": ModelConfig(max_batch_size=4)}
+    with EmbeddedServer(["mobilenet_v2"], settings=settings, cores=[0]) as server:
+        client = TritonClient(server.grpc_url, host="local")
+        hosts = hosts_file(tmp_path / "hosts.yaml", {"remote": {"url": server.grpc_url, "type": "cpu-small"}})
+        out = tmp_path / "result.json"
+        process = subprocess.Popen([sys.executable, "-m", "perseus", "validate", str(scenario(tmp_path, duration=30)),
+                                    "--hosts", str(hosts), "--json", str(out)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while "dynamic_batching" not in client.model_config("mobilenet_v2"):   # deployed: the replay begins
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.2)
+        time.sleep(6.0)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+        restored = client.model_config("mobilenet_v2")
+        client.close()
+    assert process.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert "dynamic_batching" not in restored and int(restored["max_batch_size"]) == 4
+    requests = pd.read_csv(out.with_suffix(".requests.csv"))
+    assert 50 < len(requests) < 30 * 25 and requests["sent_s"].notna().all()   # what was sent, not the rest
+    assert requests["ok"].sum() > 50
+    assert (requests.loc[~requests["ok"], "error"] == "interrupted before its answer").all()
 
 
 def test_unreachable_host_before_the_start(tmp_path):

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from perseus.config.hosts import load_inventory
 from perseus.config.scenario import load_scenario
-from perseus.errors import HostError
+from perseus.errors import HostError, Interrupted
 from perseus.validate.compare import worst_p99_error
 from perseus.validate.run import run, write_outputs
 
@@ -50,6 +50,9 @@ def validate_command(
     if outcome.logs:
         write_outputs(outcome, json_out, csv_path)
         err.print(f"requests: {csv_path}" + (f", results: {json_out}" if json_out else ""))
+    if outcome.interrupted:
+        raise Interrupted("interrupted: the hosts were restored" + (f"; the requests sent are in {csv_path}"
+                                                                     if outcome.logs else ""))
     for name, result in outcome.results["placements"].items():
         console.print(error_table(name, result))
         console.print(diagnosis_table(result))

@@ -66,6 +66,7 @@ class Outcome:
     host_names: dict[str, list[str]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     failure: PerseusError | None = None
+    interrupted: bool = False           # stopped by Ctrl-C; what it measured is kept
 
 
 def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement: str | None, seed: int | None,
@@ -77,23 +78,36 @@ def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement:
     arrivals = scenario_arrivals(loaded, seed, window.end_s)
     outcome = Outcome({"scenario": scenario.name, "seed": seed, "duration_s": window.end_s,
                        "warmup_s": window.start_s, "placements": {}})
+    try:
+        _validate_placements(loaded, inventory, placement, arrivals, seed, window, outcome, progress, warn, repeat)
+    except KeyboardInterrupt:   # the hosts are restored on the way out; the requests sent are kept
+        outcome.interrupted = True
+        for logs in outcome.logs.values():
+            for log in logs:
+                log.interrupted()
+        return outcome
+    if not outcome.results["placements"] and outcome.failure is None:
+        outcome.failure = InputError("no placement of this scenario fits this machine: "
+                                     + "; ".join(f"{n}: {why}" for n, why in outcome.skipped.items()),
+                                     field="placement")
+    return outcome
+
+
+def _validate_placements(loaded: LoadedScenario, inventory: dict[str, Host] | None, placement: str | None,
+                         arrivals: dict[str, np.ndarray], seed: int, window: Window, outcome: Outcome,
+                         progress: Callable[[str, int, int], None], warn: Callable[[str], None], repeat: int) -> None:
     for name in placements_to_run(loaded, placement):
         try:
             _validate_placement(loaded, inventory, name, arrivals, seed, window, outcome, progress, warn, repeat)
         except DoesNotFit as exc:
             if placement is not None:
                 outcome.failure = exc
-                break
+                return
             outcome.skipped[name] = str(exc)
             warn(f"placement {name!r} skipped: {exc}")
         except PerseusError as exc:
             outcome.failure = exc
-            break
-    if not outcome.results["placements"] and outcome.failure is None:
-        outcome.failure = InputError("no placement of this scenario fits this machine: "
-                                     + "; ".join(f"{n}: {why}" for n, why in outcome.skipped.items()),
-                                     field="placement")
-    return outcome
+            return
 
 
 def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | None, name: str,
@@ -252,12 +266,12 @@ def profile_batch_ms(loaded: LoadedScenario, placement: str, model: str) -> dict
 def requests_csv(outcome: Outcome) -> str:
     """Every replayed request: placement, replay (from 1), model, host, scheduled and sent
     time, latency, ok, error, and where the server traced it, when it received it and
-    computed its batch."""
+    computed its batch. Of a run stopped by Ctrl-C, the requests it sent."""
     frames = []
     for name, logs in outcome.logs.items():
         names = outcome.host_names[name]
         for k, log in enumerate(logs, start=1):
-            frames.append(pd.DataFrame({
+            frame = pd.DataFrame({
                 "placement": name, "replay": k,
                 "model": [log.models[m] for m in log.model],
                 "host": [names[h] if h >= 0 else "" for h in log.host],
@@ -266,7 +280,8 @@ def requests_csv(outcome: Outcome) -> str:
                 "ok": log.ok,
                 "error": [log.errors.get(i, "") for i in range(len(log.model))],
                 "received_s": log.received_s, "compute_start_s": log.start_s, "compute_end_s": log.end_s,
-            }))
+            })
+            frames.append(frame[np.isfinite(log.sent_s)] if outcome.interrupted else frame)
     buffer = io.StringIO()
     (pd.concat(frames) if frames else pd.DataFrame()).to_csv(buffer, index=False, float_format="%.6f")
     return buffer.getvalue()
