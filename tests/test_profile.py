@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -11,7 +14,7 @@ import yaml
 
 from perseus.config.profile import load_profile
 from perseus.triton.server import EmbeddedServer
-from triton_helpers import TEST_RESOLUTION, hosts_file, run_cli
+from triton_helpers import TEST_RESOLUTION, hosts_file, run_cli, tritonserver_pids
 
 MODELS = ["mobilenet_v2", "resnet18"]
 
@@ -207,3 +210,22 @@ def test_server_killed_mid_profile_keeps_measurements_and_resumes(tmp_path):
     pd.testing.assert_frame_equal(again.fillna(""), before.fillna(""), check_dtype=False)  # nothing measured twice
     assert final["final"].sum() > len(done_keys)
     assert set(load_profile(out).models) == set(MODELS)
+
+
+def test_ctrl_c_mid_profile_stops_the_embedded_server_and_keeps_measurements(tmp_path):
+    hosts = hosts_file(tmp_path / "hosts.yaml", {"local": {"embedded": True, "cores": 1, "resolution": TEST_RESOLUTION}})
+    out = tmp_path / "local.yaml"
+    raw = out.with_suffix(".csv")
+    before = tritonserver_pids()
+    process = subprocess.Popen([sys.executable, "-m", "perseus", "profile", "--host", "local", "--hosts", str(hosts),
+                                "--models", "mobilenet_v2", "--quick", "--out", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (raw.exists() and pd.read_csv(raw)["final"].sum() >= 2):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "--resume" in stderr and "Traceback" not in stderr, stderr
+    assert pd.read_csv(raw)["final"].sum() >= 2 and not out.exists()
+    assert tritonserver_pids() <= before   # the embedded server it started is gone

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from perseus.config.hosts import get_host
-from perseus.errors import HostError, InputError
+from perseus.errors import HostError, InputError, Interrupted
 from perseus.profile.plan import FULL, QUICK, Point, Settings
 from perseus.profile.runner import command_line, parse_batch_sizes, run_profile
 from perseus.triton.hosts import open_target
@@ -51,6 +51,9 @@ def profile_command(
                 raise HostError(f"{str(exc).split(': ', 1)[-1]} - what was measured is kept in "
                                 f"{out.with_suffix('.csv')}; rerun with --resume to finish",
                                 host=exc.host or host, url=exc.url) from None
+            except KeyboardInterrupt:
+                raise Interrupted(f"interrupted: what was measured is kept in {out.with_suffix('.csv')}; "
+                                  "rerun with --resume to finish") from None
     console.print(f"wrote {out} ({len(profile.models)} models) and {out.with_suffix('.csv')}")
 
 
