@@ -12,6 +12,7 @@ as profiled (``profile``), and with the profile rescaled to the replay's speeds
 (``at speed``).
 
     python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...] [--repeat N] [--keep DIR]
+                                   [--profile PROFILE.yaml]
 
 ``--repeat N`` replays each case N times (``validate --repeat``): the rows compare the
 simulation with the mean of the replays, and a row per replay follows with that replay's
@@ -20,6 +21,10 @@ own errors at its speed, so that the machine's spread shows beside the model's e
 ``--keep DIR`` leaves in DIR the profile as it was, each case's scenario, results (JSON)
 and requests (CSV, with Triton's trace times), to study the error afterwards without
 replaying again.
+
+The embedded host is simulated with the shipped profile measured on this machine's CPU
+(``profiles/*.yaml``, by ``hardware.name``), else ``profiles/local-cpu.yaml``, whose
+hardware ``validate`` then names as other than this machine's; ``--profile`` chooses one.
 """
 
 from __future__ import annotations
@@ -31,11 +36,13 @@ from pathlib import Path
 
 import yaml
 
+from perseus.config.profile import load_profile
 from perseus.config.scenario import load_scenario
+from perseus.profile.runner import hardware_of_this_machine
 from perseus.validate.run import run, write_outputs
 
 ROOT = Path(__file__).resolve().parent.parent
-PROFILE = ROOT / "profiles/local-cpu.yaml"
+DEFAULT_PROFILE = ROOT / "profiles/local-cpu.yaml"
 TARGETS = {"p50": 0.03, "p95": 0.05, "p99": 0.08, "throughput": 0.01, "sla_violation_rate": 0.015}
 WORKLOADS = {
     "poisson": lambda rps: {"kind": "poisson", "rps": rps},
@@ -50,11 +57,18 @@ HOSTS = {
 SLA_MS = {"resnet18": 60.0, "mobilenet_v2": 40.0}
 
 
-def case_scenario(host: str, workload: str, duration: float, folder: Path) -> Path:
+def profile_of_this_machine() -> Path:
+    """The shipped profile measured on this machine's CPU, else the default one."""
+    here = hardware_of_this_machine(1).name
+    return next((path for path in sorted((ROOT / "profiles").glob("*.yaml"))
+                 if load_profile(path).hardware.name == here), DEFAULT_PROFILE)
+
+
+def case_scenario(host: str, workload: str, duration: float, folder: Path, profile: Path) -> Path:
     models = HOSTS[host]
     data = {
         "name": f"{host}-{workload}", "duration_s": duration, "warmup_s": 10, "seed": 5,
-        "host_types": {"cpu-small": {"profile": str(PROFILE), "price_per_hour": 0.05}},
+        "host_types": {"cpu-small": {"profile": str(profile.resolve()), "price_per_hour": 0.05}},
         "models": {m: {"sla": {"latency_ms": SLA_MS[m], "percentile": 99}, "workload": WORKLOADS[workload](rps)}
                    for m, rps in models.items()},
         "placements": {host: [{"host_type": "cpu-small", "models": {
@@ -71,17 +85,20 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(f"{h}-{w}" for h in HOSTS for w in WORKLOADS))
     parser.add_argument("--repeat", type=int, default=1, help="replays per case, compared by their mean")
     parser.add_argument("--keep", type=Path, help="folder for each case's scenario, results and requests")
+    parser.add_argument("--profile", type=Path, help="the embedded host's profile (default: this machine's)")
     args = parser.parse_args()
+    args.profile = args.profile or profile_of_this_machine()
+    print(f"profile: {args.profile}")
     print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
           f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'front':>7}  targets")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         if args.keep:
-            shutil.copy(PROFILE, folder / "profile.yaml")
+            shutil.copy(args.profile, folder / "profile.yaml")
         for case in args.cases.split(","):
             host, workload = case.split("-")
-            loaded = load_scenario(case_scenario(host, workload, args.duration, folder))
+            loaded = load_scenario(case_scenario(host, workload, args.duration, folder, args.profile))
             outcome = run(loaded, None, placement=host, seed=None, duration_s=None,
                           progress=lambda *a: None, warn=print, repeat=args.repeat)
             if outcome.failure:

@@ -100,3 +100,32 @@ def test_stages_of_several_replays_are_averaged_figure_by_figure():
     two = {"queue": {"mean": 3.0, "p95": 5.0}, "compute": {"mean": 12.0, "p95": 30.0}}
     assert mean_stages([one, two]) == {"queue": {"mean": 2.5, "p95": 4.5}, "compute": {"mean": 11.0, "p95": 25.0}}
     assert mean_stages([one, None]) is None and mean_stages([one]) == one
+
+
+def test_hosts_of_other_hardware_than_profiled_are_named():
+    """An embedded host is this machine; a remote one what hosts.yaml says it is (not
+    checked when it says nothing)."""
+    from perseus.config.hosts import Host
+    from perseus.triton.hosts import embedded_hardware
+    from perseus.validate.deploy import assign, hardware_differences
+
+    loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
+    hosts = loaded.scenario.placements["dedicated"]
+    profile = loaded.profiles["cpu-small"]
+
+    def differences(profiled_on: str, inventory: dict[str, Host] | None) -> list[str]:
+        profiles = {"cpu-small": profile.model_copy(update={"hardware": profile.hardware.model_copy(
+            update={"name": profiled_on})})}
+        return hardware_differences("dedicated", assign("dedicated", hosts, inventory), profiles)
+
+    here = embedded_hardware(Host(embedded=True)).name
+    assert here and differences(here, None) == []
+    lines = differences("Another CPU", None)
+    assert len(lines) == 2 and all(here in line and "Another CPU" in line and "perseus profile --host local" in line
+                                   for line in lines)
+    remote = {"a": Host(url="10.0.0.1:8001", type="cpu-small", hardware="Another CPU"),
+              "b": Host(url="10.0.0.2:8001", type="cpu-small", hardware="A third CPU"),
+              "c": Host(url="10.0.0.3:8001", type="cpu-small")}
+    [line] = differences("Another CPU", remote)
+    assert "host b " in line and "A third CPU" in line
+    assert differences("Another CPU", {"c": remote["c"], "d": remote["c"]}) == []

@@ -53,12 +53,17 @@ def open_target(name: str, host: Host, models: list[str], max_batch_size: int) -
     cores = server_cores(host.cores)
     settings = {m: ModelConfig(max_batch_size=max_batch_size) for m in models}
     kind = "KIND_GPU" if host.device == "gpu" else "KIND_CPU"
-    hardware = gpu_hardware() if host.device == "gpu" else hardware_of_this_machine(host.cores)
+    hardware = embedded_hardware(host)
     with tempfile.TemporaryDirectory(prefix="perseus-traces-") as traces:
         trace_file = Path(traces) / "trace.json"
         with EmbeddedServer(models, settings=settings, cores=cores, name=name, resolution=host.resolution,
                             kind=kind, trace_file=trace_file) as server:
             yield Target(name, host, server.grpc_url, hardware, cores=cores, trace_file=trace_file)
+
+
+def embedded_hardware(host: Host) -> Hardware:
+    """What an embedded host runs on: this machine's CPU, or its first GPU."""
+    return gpu_hardware() if host.device == "gpu" else hardware_of_this_machine(host.cores)
 
 
 def gpu_hardware() -> Hardware:

@@ -9,7 +9,9 @@ the models. Every model is loaded with the placement's settings (instance group,
 batch size, dynamic batcher), the loaded config is checked, and remote hosts are
 restored afterwards, also on error and on Ctrl-C. Embedded hosts can trace every request
 (:mod:`perseus.triton.trace`); remote ones are not traced, since their trace file lies on
-their own machine.
+their own machine. A host that is other hardware than its host type's profile was
+measured on is named before the replay (:func:`hardware_differences`): the simulation as
+profiled then predicts another machine.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from perseus.config.hosts import Host, builtin_local
+from perseus.config.profile import Profile
 from perseus.config.scenario import HostPlacement
 from perseus.errors import HostError, InputError
 from perseus.triton.client import TritonClient
 from perseus.triton.control import ModelControl
 from perseus.triton.cores import pinned_away_from
+from perseus.triton.hosts import embedded_hardware
 from perseus.triton.server import EmbeddedServer
 from perseus.replay import Endpoint
 
@@ -59,6 +63,24 @@ def assign(placement_name: str, hosts: list[HostPlacement], inventory: dict[str,
                              field=f"hosts (type: {placed.host_type})")
         chosen.append(Assignment(i, match, free.pop(match), placed))
     return chosen
+
+
+def hardware_differences(placement_name: str, assignments: list[Assignment], profiles: dict[str, Profile]
+                         ) -> list[str]:
+    """One line per host of the placement whose hardware is not the one its host type's
+    profile names: an embedded host runs on this machine, a remote one is what its
+    ``hardware`` in hosts.yaml says (unchecked when that is empty)."""
+    lines = []
+    for a in assignments:
+        profiled = profiles[a.placement.host_type].hardware.name
+        live = embedded_hardware(a.host).name if a.host.embedded else a.host.hardware
+        if live and profiled and live != profiled:
+            how = "perseus profile --host local" if a.host.embedded else f"perseus profile --hosts ... ({a.name})"
+            lines.append(f"host {a.name} of placement {placement_name!r} is {live!r}, but the profile of host type "
+                         f"{a.placement.host_type!r} was measured on {profiled!r}: the simulation as profiled "
+                         "predicts that machine, so its error includes the difference between the two (the rows at "
+                         f"replay speed take out their speed); `{how}` profiles this one")
+    return lines
 
 
 def core_plan(assignments: list[Assignment]) -> dict[int, list[int]]:

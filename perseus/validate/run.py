@@ -39,7 +39,7 @@ from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
 from perseus.validate.compare import (mean_stages, model_error, simulated_batch_ms, simulated_histogram,
                                      stage_summary, union_length)
-from perseus.validate.deploy import DoesNotFit, deploy
+from perseus.validate.deploy import DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
 from perseus.validate.speed import ReplaySpeed, replay_speed
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
@@ -113,6 +113,10 @@ def _validate_placements(loaded: LoadedScenario, inventory: dict[str, Host] | No
 def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | None, name: str,
                         arrivals: dict[str, np.ndarray], seed: int, window: Window, outcome: Outcome,
                         progress: Callable[[str, int, int], None], warn: Callable[[str], None], repeat: int) -> None:
+    assignments = assign(name, loaded.scenario.placements[name], inventory)
+    core_plan(assignments)   # a placement this machine cannot hold is refused before any warning
+    for line in hardware_differences(name, assignments, loaded.profiles):
+        warn(line)
     replays: list[Replayed] = []
     failed: dict[str, int] = {}
     for k in range(repeat):
