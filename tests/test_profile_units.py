@@ -135,6 +135,22 @@ def test_drift_between_points_is_taken_out_by_their_batch_1_references():
     assert as_measured.cold_start.compute_ms == [pytest.approx(9.0), pytest.approx(15.6)]
 
 
+def test_a_reference_that_stalled_does_not_rescale_its_point():
+    """Five points measured at the same speed; the batch 1 before the one after 3 ms of
+    rest stalled at twice its time. That point keeps its measured time, and the stall does
+    not move the level the others are brought to."""
+    speeds = {0.0: 1.0, 1.0: 1.02, 3.0: 2.0, 10.0: 0.98, 30.0: 1.01, 100.0: 0.99}
+    rows = [{**_row("coldstart", "a", 1, 10.0 + think / 100, 11.0, think=think),
+             "reference_ms": float("nan") if think == 0.0 else 10.0 * speed} for think, speed in speeds.items()]
+    rows.append({**_row("curve", "a", 1, 10.0, 11.0), "reference_ms": float("nan")})
+    model = model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12})["a"]
+    level = np.mean([10.0, 10.0, 10.2, 9.8, 10.1, 9.9])
+    expected = [(10.0 + think / 100) * (1.0 if think == 3.0 else level / (10.0 * speed if think else 10.0))
+                for think, speed in speeds.items()]
+    assert model.cold_start.compute_ms == pytest.approx(expected, abs=1e-4)   # profiles keep 4 decimals
+    assert model.cold_start.compute_ms[2] == pytest.approx(10.03)
+
+
 def test_wake_slice_and_slowdown_fitted_across_batch_sizes():
     """Beside a busy partner a batch takes ``q + (alone - q) * S``: two sizes pin both down."""
     def beside(alone, q, slowdown):

@@ -50,6 +50,7 @@ from perseus.sim.service import cold_factor_by_duty
 
 JUDGED_WINDOWS = 3
 MIN_COLD_SLOWDOWN = 0.03   # batch 1 slower than this at the larger batch's duty cycle for a share
+STALL_SDS = 5.0           # a batch-1 reference this far from its model's median is a stall (drift_scales)
 
 
 def point_rows(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -74,7 +75,16 @@ def drift_scales(points: list[pd.DataFrame]) -> dict[str, float]:
     back to back measured right before it; the batch-1 back-to-back points (the curve's
     first, the cold start's think 0) are their own reference; ``level`` is the mean of
     all of them. Without any measured reference (a raw table from before they were
-    measured) every factor is 1."""
+    measured) every factor is 1.
+
+    A reference more than ``STALL_SDS`` robust standard deviations (1.4826 times the
+    median absolute deviation) from the model's median reference is a stall of its one
+    window, not the machine's drift: its point keeps the speed it was measured at, and it
+    does not enter ``level``. On the AMD EPYC embedded host (2026-11-29 22:00), ResNet-50's
+    reference before its cold-start point after 3 ms of rest took 57.8 ms, 10.8 robust
+    standard deviations above the median of its eleven (31.0 ms; the rest 28.1-34.5 ms,
+    within 1.4), where the point itself took 37.7 ms; scaled by it, the cold-start table
+    read 20.6 ms after 3 ms of rest against 33.0 ms back to back."""
     if not any(rows["reference_ms"].notna().all() for rows in points):
         return {}
     references = {}
@@ -84,8 +94,20 @@ def drift_scales(points: list[pd.DataFrame]) -> dict[str, float]:
             references[first["key"]] = _weighted(rows, "reference_ms")
         elif int(first["batch_size"]) == 1 and float(first["think_ms"]) == 0.0:
             references[first["key"]] = _server_batch_ms(rows)
-    level = float(np.mean(list(references.values())))
-    return {key: level / reference for key, reference in references.items()}
+    stalls = _stalls(references)
+    level = float(np.mean([r for key, r in references.items() if key not in stalls]))
+    return {key: 1.0 if key in stalls else level / reference for key, reference in references.items()}
+
+
+def _stalls(references: dict[str, float]) -> set[str]:
+    """The keys whose reference lies beyond ``STALL_SDS`` robust standard deviations of the
+    median (none with fewer than four references, or without any spread)."""
+    if len(references) < 4:
+        return set()
+    values = np.array(list(references.values()))
+    median = float(np.median(values))
+    sd = 1.4826 * float(np.median(np.abs(values - median)))
+    return {key for key, r in references.items() if sd > 0 and abs(r - median) > STALL_SDS * sd}
 
 
 def curve_point(rows: pd.DataFrame, scale: float = 1.0) -> tuple[LatencyStats, OverheadStats]:
