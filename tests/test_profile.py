@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,7 +12,7 @@ import yaml
 
 from perseus.config.profile import load_profile
 from perseus.triton.server import EmbeddedServer
-from triton_helpers import TEST_RESOLUTION, hosts_file, run_cli, tritonserver_pids
+from triton_helpers import TEST_RESOLUTION, hosts_file, run_cli, start_cli, tritonserver_pids
 
 MODELS = ["mobilenet_v2", "resnet18"]
 
@@ -217,9 +215,8 @@ def test_ctrl_c_mid_profile_stops_the_embedded_server_and_keeps_measurements(tmp
     out = tmp_path / "local.yaml"
     raw = out.with_suffix(".csv")
     before = tritonserver_pids()
-    process = subprocess.Popen([sys.executable, "-m", "perseus", "profile", "--host", "local", "--hosts", str(hosts),
-                                "--models", "mobilenet_v2", "--quick", "--out", str(out)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_cli("profile", "--host", "local", "--hosts", str(hosts), "--models", "mobilenet_v2", "--quick",
+                        "--out", str(out))
     deadline = time.monotonic() + 120
     while not (raw.exists() and pd.read_csv(raw)["final"].sum() >= 2):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()

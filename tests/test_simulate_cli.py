@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import yaml
 from perseus.config.scenario import load_scenario
 from perseus.simulation import run
 from perseus.workload import scenario_arrivals
-from triton_helpers import run_cli
+from triton_helpers import run_cli, start_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
@@ -117,8 +115,7 @@ def test_model_missing_from_profile(tmp_path):
 
 
 def test_ctrl_c_exits_130_without_a_traceback():
-    process = subprocess.Popen([sys.executable, "-m", "perseus", "simulate", str(ROOT / "scenarios/spiky.yaml"),
-                                "--replications", "500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_cli("simulate", str(ROOT / "scenarios/spiky.yaml"), "--replications", "500")
     time.sleep(4.0)
     assert process.poll() is None
     process.send_signal(signal.SIGINT)

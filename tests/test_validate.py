@@ -20,7 +20,7 @@ from perseus.config.scenario import ModelConfig
 from perseus.triton.client import TritonClient
 from perseus.triton.server import EmbeddedServer
 from perseus.validate.compare import union_length
-from triton_helpers import hosts_file, run_cli
+from triton_helpers import hosts_file, run_cli, start_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = str(ROOT / "profiles/local-cpu.yaml")
@@ -150,9 +150,7 @@ def test_ctrl_c_mid_replay_restores_the_host_and_keeps_what_was_measured(tmp_pat
         client = TritonClient(server.grpc_url, host="local")
         hosts = hosts_file(tmp_path / "hosts.yaml", {"remote": {"url": server.grpc_url, "type": "cpu-small"}})
         out = tmp_path / "result.json"
-        process = subprocess.Popen([sys.executable, "-m", "perseus", "validate", str(scenario(tmp_path, duration=30)),
-                                    "--hosts", str(hosts), "--json", str(out)],
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        process = start_cli("validate", str(scenario(tmp_path, duration=30)), "--hosts", str(hosts), "--json", str(out))
         deadline = time.monotonic() + 120
         while "dynamic_batching" not in client.model_config("mobilenet_v2"):   # deployed: the replay begins
             assert process.poll() is None and time.monotonic() < deadline, process.communicate()

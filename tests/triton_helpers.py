@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,14 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
         [sys.executable, "-m", "perseus", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def start_cli(*args: str) -> subprocess.Popen[str]:
+    """Start ``perseus ARGS`` with Ctrl-C (SIGINT) handled by Python, whatever this process
+    inherited: a shell without job control starts background jobs with SIGINT ignored, and
+    Python keeps an ignored SIGINT ignored."""
+    return subprocess.Popen([sys.executable, "-m", "perseus", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def hosts_file(path: Path, hosts: dict[str, dict[str, object]]) -> Path:
