@@ -16,7 +16,7 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300, env: dict
             ) -> subprocess.CompletedProcess[str]:
     """Run ``perseus ARGS`` in a subprocess and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "perseus", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        _perseus(*args), cwd=cwd, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
 
@@ -25,8 +25,12 @@ def start_cli(*args: str) -> subprocess.Popen[str]:
     """Start ``perseus ARGS`` with Ctrl-C (SIGINT) handled by Python, whatever this process
     inherited: a shell without job control starts background jobs with SIGINT ignored, and
     Python keeps an ignored SIGINT ignored."""
-    return subprocess.Popen([sys.executable, "-m", "perseus", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(_perseus(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _perseus(*args: str) -> list[str]:
+    return [sys.executable, "-m", "perseus", *args]
 
 
 def hosts_file(path: Path, hosts: dict[str, dict[str, object]]) -> Path:

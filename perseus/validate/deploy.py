@@ -101,13 +101,12 @@ def core_plan(assignments: list[Assignment]) -> dict[int, list[int]]:
 
 
 @contextmanager
-def deploy(placement_name: str, hosts: list[HostPlacement], inventory: dict[str, Host] | None,
-           warn: Callable[[str], None] = lambda text: None, trace_dir: Path | None = None) -> Iterator[list[Endpoint]]:
-    """Live endpoints serving the placement; everything is stopped or restored on exit.
+def deploy(assignments: list[Assignment], cores: dict[int, list[int]], warn: Callable[[str], None] = lambda text: None,
+           trace_dir: Path | None = None) -> Iterator[list[Endpoint]]:
+    """Live endpoints serving the placement's hosts (:func:`assign`), the embedded ones on
+    their ``cores`` (:func:`core_plan`); everything is stopped or restored on exit.
     Embedded hosts write request traces into ``trace_dir`` when given (complete once the
     context has exited and the servers have stopped)."""
-    assignments = assign(placement_name, hosts, inventory)
-    cores = core_plan(assignments)
     with ExitStack() as stack:
         endpoints = [_bring_up(a, cores.get(a.index), stack, warn, trace_dir) for a in assignments]
         stack.enter_context(pinned_away_from([core for used in cores.values() for core in used]))

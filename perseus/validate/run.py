@@ -39,7 +39,7 @@ from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
 from perseus.validate.compare import (mean_stages, model_error, simulated_batch_ms, simulated_histogram,
                                      stage_summary, union_length)
-from perseus.validate.deploy import DoesNotFit, assign, core_plan, deploy, hardware_differences
+from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
 from perseus.validate.speed import ReplaySpeed, replay_speed
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
@@ -114,14 +114,15 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
                         arrivals: dict[str, np.ndarray], seed: int, window: Window, outcome: Outcome,
                         progress: Callable[[str, int, int], None], warn: Callable[[str], None], repeat: int) -> None:
     assignments = assign(name, loaded.scenario.placements[name], inventory)
-    core_plan(assignments)   # a placement this machine cannot hold is refused before any warning
+    cores = core_plan(assignments)   # a placement this machine cannot hold is refused before any warning
     for line in hardware_differences(name, assignments, loaded.profiles):
         warn(line)
     replays: list[Replayed] = []
     failed: dict[str, int] = {}
     for k in range(repeat):
         label = name if repeat == 1 else f"{name} ({k + 1}/{repeat})"
-        replayed, failed = _replay_once(loaded, inventory, name, arrivals, seed, outcome, label, progress, warn)
+        replayed, failed = _replay_once(loaded, assignments, cores, name, arrivals, seed, outcome, label, progress,
+                                        warn)
         replays.append(replayed)
         if failed:
             break
@@ -138,7 +139,7 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
                         host=host)
 
 
-def _replay_once(loaded: LoadedScenario, inventory: dict[str, Host] | None, name: str,
+def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: dict[int, list[int]], name: str,
                  arrivals: dict[str, np.ndarray], seed: int, outcome: Outcome, label: str,
                  progress: Callable[[str, int, int], None], warn: Callable[[str], None]
                  ) -> tuple[Replayed, dict[str, int]]:
@@ -149,7 +150,7 @@ def _replay_once(loaded: LoadedScenario, inventory: dict[str, Host] | None, name
     models, index, times = merge_arrivals(arrivals)
     log = ReplayLog(models, index, times)
     with tempfile.TemporaryDirectory(prefix="perseus-traces-") as traces:
-        with deploy(name, scenario.placements[name], inventory, warn, Path(traces)) as endpoints:
+        with deploy(assignments, cores, warn, Path(traces)) as endpoints:
             replicas = {m: [h for h, e in enumerate(endpoints) if model in e.shapes] for m, model in enumerate(models)}
             router = LiveRouter(replicas, {m: scenario.router_for(model) for m, model in enumerate(models)}, seed)
             before = snapshot(endpoints)
