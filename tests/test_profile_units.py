@@ -14,7 +14,8 @@ from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.plan import FULL, QUICK, points
 from perseus.profile.rawtable import COLUMNS
 from perseus.profile.stability import is_stable
-from perseus.profile.summary import curve_item_ms, interference_matrix, model_profiles, switch_matrix, wake_slice_ms
+from perseus.profile.summary import (curve_item_ms, interference_matrix, model_profiles, switch_matrix, unsteady_points,
+                                     wake_slice_ms)
 from sim_helpers import one_host, poisson, profile
 
 
@@ -54,6 +55,20 @@ def test_plan_covers_every_ordered_pair_and_part(settings):
     assert all(p.model != plan[i].model and p.partner != plan[i].model for i in timers for p in plan[i + 1:])
     assert len({p.key for p in plan}) == len(plan)
     assert set(settings.interference_batch_sizes) <= set(settings.batch_sizes)
+    curve = [i for i, p in enumerate(plan) if p.phase == "curve"]
+    assert len(curve) == settings.curve_passes * len(models) * len(settings.batch_sizes)
+    assert sorted({plan[i].repeat for i in curve}) == list(range(settings.curve_passes))
+    first_reload = next(i for i, p in enumerate(plan) if p.instances > 1 or p.phase == "timer")
+    assert all(i < first_reload for i in curve)   # every pass with the models as the curve loads them
+
+
+def test_curve_passes_are_spread_over_the_profile():
+    plan = points(["a", "b"], FULL)
+    starts = [i for i, p in enumerate(plan) if p.phase == "curve" and (i == 0 or plan[i - 1].phase != "curve")]
+    assert FULL.curve_passes == 3 and len(starts) == 3 and starts[0] == 0
+    assert plan[starts[1] - 1].phase != plan[starts[2] - 1].phase   # after different blocks of points
+    last = max(i for i, p in enumerate(plan) if p.phase == "curve")
+    assert plan[last + 1].instances == 2        # the last pass ends the one-instance points
 
 
 def _row(phase, model, batch, server_ms, client_ms, instances=1, partner="", throughput=100.0, think=0.0):
@@ -133,6 +148,30 @@ def test_drift_between_points_is_taken_out_by_their_batch_1_references():
     as_measured = model_profiles(pd.DataFrame(unreferenced, columns=COLUMNS), {"a": 12})["a"]
     assert as_measured.batch_latency_ms[4].mean == pytest.approx(33.0)
     assert as_measured.cold_start.compute_ms == [pytest.approx(9.0), pytest.approx(15.6)]
+
+
+def test_a_curve_point_is_the_mean_of_its_passes_each_at_the_level():
+    """Batch 4 measured in two passes, while the machine was 1.2 and 0.9 times as slow (its
+    batch-1 references say so); the point is the mean of the two brought to the level,
+    and lists them."""
+    def point(repeat, speed):
+        row = _row("curve", "a", 4, 30.0 * speed, 31.0 * speed)
+        return {**row, "key": f"{row['key']}/r{repeat}", "reference_ms": 10.0 * speed}
+    rows = [_row("curve", "a", 1, 10.0, 11.0), {**_row("curve", "a", 1, 11.0, 12.0), "key": "c1/r1"},
+            point(1, 1.2), point(2, 0.9)]
+    model = model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12})["a"]
+    level = np.mean([10.0, 11.0, 12.0, 9.0])
+    curve = model.batch_latency_ms
+    assert curve[1].passes == [10.5, 10.5]   # each its own reference: both at the level
+    assert curve[4].passes == [pytest.approx(30.0 * level / 10.0), pytest.approx(30.0 * level / 10.0)]
+    assert curve[4].mean == pytest.approx(30.0 * level / 10.0) and curve[4].n == 20
+    assert model.overhead_ms[4].mean == pytest.approx((1.2 + 0.9) / 2)   # each pass's own, averaged
+    assert model.fit.per_item_ms == pytest.approx((30.0 * level / 10.0 - 10.5) / 3, rel=1e-3)
+    assert unsteady_points({"a": model}) == []
+    rows[-1] = {**rows[-1], "server_batch_ms": 22.0}   # its reference does not explain it: named
+    moved = model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12})
+    assert unsteady_points(moved) == [f"a batch 4: its 2 passes took 31.5, {22.0 * level / 9.0:.1f} ms "
+                                      f"(profiled: the mean, {(31.5 + 22.0 * level / 9.0) / 2:.1f})"]
 
 
 def test_a_reference_that_stalled_does_not_rescale_its_point():

@@ -32,6 +32,7 @@ class LatencyStats(_Strict):
     std: float | None = Field(default=None, ge=0)
     n: int | None = Field(default=None, ge=0)
     stable: bool | None = None  # False when perf_analyzer's stability rule never held
+    passes: list[PositiveFloat] | None = None   # each pass's mean, where measured in several
 
 
 class OverheadStats(_Strict):
@@ -132,8 +133,9 @@ class ModelProfile(_Strict):
         def scale(value: float | None) -> float | None:
             return None if value is None else value * factor
 
-        curve = {size: stats.model_copy(update={key: scale(getattr(stats, key))
-                                                 for key in ("mean", "p50", "p95", "p99", "std")})
+        curve = {size: stats.model_copy(update={
+                     **{key: scale(getattr(stats, key)) for key in ("mean", "p50", "p95", "p99", "std")},
+                     "passes": stats.passes and [p * factor for p in stats.passes]})
                  for size, stats in self.batch_latency_ms.items()}
         fit = self.fit and self.fit.model_copy(update={"intercept_ms": self.fit.intercept_ms * factor,
                                                        "per_item_ms": self.fit.per_item_ms * factor})

@@ -4,7 +4,12 @@ A point is one (phase, model, batch size, instances, partner) combination measur
 stability windows. Phases:
 
 * ``curve`` - the batch-latency curve: one client at concurrency 1 sending batches of
-  ``batch_size``, model alone, one instance;
+  ``batch_size``, model alone, one instance; measured in ``Settings.curve_passes``
+  passes spread over the profile (``repeat`` numbers them), which the summary averages:
+  a shared machine's speed moves over minutes, and by more at large batches than at
+  batch 1 (on the AMD EPYC embedded host, 2026-11-30, ResNet-18's batch 8 back to back
+  averaged over 30 s spread by 4.7% (batch 1: 1.3%), and one profile's single
+  measurement of it, 87-100 ms, was 25% below what every later replay computed);
 * ``coldstart`` - one-item requests at concurrency 1 with a think time of ``think_ms``
   between a response and the next request, model alone: how much slower the model
   computes, and how much more a request costs, after it sat idle; and batches of
@@ -51,16 +56,19 @@ class Point:
     instances: int = 1
     partner: str = ""
     think_ms: float = 0.0
+    repeat: int = 0       # which pass of the curve (0: the first)
 
     @property
     def key(self) -> str:
         key = f"{self.phase}/{self.model}/b{self.batch_size}/i{self.instances}/{self.partner}"
+        if self.repeat:
+            key += f"/r{self.repeat}"
         return f"{key}/t{self.think_ms:g}" if self.phase in ("coldstart", "busy", "timer") else key
 
     @property
     def label(self) -> str:
         if self.phase == "curve":
-            return f"{self.model} batch {self.batch_size}"
+            return f"{self.model} batch {self.batch_size}" + (f" (pass {self.repeat + 1})" if self.repeat else "")
         if self.phase == "scaling":
             return f"{self.model} x{self.instances} instances"
         if self.phase == "coldstart":
@@ -105,6 +113,7 @@ class Settings:
     """How much to measure."""
 
     batch_sizes: tuple[int, ...] = (1, 2, 4, 8, 16)
+    curve_passes: int = 3
     interference_batch_sizes: tuple[int, ...] = (1, 8)
     scaling_batch_size: int = 4
     instance_counts: tuple[int, ...] = (1, 2)
@@ -137,34 +146,64 @@ class Settings:
 
 FULL = Settings()
 QUICK = Settings(batch_sizes=(1, 2, 4, 8), interference_batch_sizes=(1, 2), min_window_s=0.15, min_requests=3,
-                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5, replay_s=6.0,
+                 max_windows=6, think_ms=(0.0, 100.0), cold_requests=5, replay_s=6.0, curve_passes=1,
                  cold_batch_size=1)   # no larger cold batches: 10 s more than the 2 min target allows
 
 
 def points(models: list[str], settings: Settings, traced: bool = False) -> list[Point]:
     """Every point, grouped so that each model is reloaded only twice: to two instances,
     then to one with the dynamic batcher (the timer point), where it stays. A ``traced``
-    host measures the front end by the ``frontend`` replay instead of ``busy`` points."""
-    plan = [Point("curve", m, b) for m in models for b in settings.batch_sizes]
-    plan += [Point("coldstart", m, 1, think_ms=t) for m in models for t in settings.think_ms]
-    cold_batch = min(settings.cold_batch_size, max(settings.batch_sizes))   # no larger than the curve's
-    if cold_batch > 1:
-        plan += [Point("coldstart", m, cold_batch, think_ms=t * cold_batch)
-                 for m in models for t in (min(settings.think_ms), max(settings.think_ms))]
-    plan += [Point("switch", a, 1, 1, b) for a in models for b in models if b != a]
-    if traced:
-        plan.append(Point("frontend", "", 1))
-    elif len(models) > 1:   # the next model holds the core
-        plan += [Point("busy", m, 1, 1, models[(i + 1) % len(models)], settings.probe_think_ms)
-                 for i, m in enumerate(models)]
-    plan += [Point("scaling", m, settings.scaling_batch_size, 1) for m in models]
-    plan += [
-        Point("interference", a, b, 1, partner)
-        for a in models for partner in models if partner != a
-        for b in settings.interference_batch_sizes
-    ]
+    host measures the front end by the ``frontend`` replay instead of ``busy`` points.
+
+    The curve's first pass comes first; its later passes end the blocks of points
+    measured with every model at one instance, evenly over them (:func:`_spread`)."""
+    blocks = [_cold_start_points(models, settings), _switch_points(models, settings, traced), _pair_points(models, settings)]
+    plan = _curve(models, settings, 0)
+    for block, passes in zip(blocks, _spread(settings.curve_passes - 1, len(blocks))):
+        plan += block
+        for repeat in passes:
+            plan += _curve(models, settings, repeat)
     for m in models:
         plan += [Point("scaling", m, settings.scaling_batch_size, n) for n in settings.instance_counts if n > 1]
         plan += [Point("interference", m, b, 2, m) for b in settings.interference_batch_sizes]
         plan.append(Point("timer", m, 1, think_ms=settings.probe_think_ms))   # a reload either way
     return plan
+
+
+def _spread(extra: int, blocks: int) -> list[list[int]]:
+    """Which of the passes ``1..extra`` follow each of ``blocks`` blocks: pass ``e`` after
+    block ``ceil(e * blocks / extra)``, so that the last one ends the last block."""
+    after: list[list[int]] = [[] for _ in range(blocks)]
+    for e in range(1, extra + 1):
+        after[-(-e * blocks // extra) - 1].append(e)
+    return after
+
+
+def _curve(models: list[str], settings: Settings, repeat: int) -> list[Point]:
+    return [Point("curve", m, b, repeat=repeat) for m in models for b in settings.batch_sizes]
+
+
+def _cold_start_points(models: list[str], settings: Settings) -> list[Point]:
+    plan = [Point("coldstart", m, 1, think_ms=t) for m in models for t in settings.think_ms]
+    cold_batch = min(settings.cold_batch_size, max(settings.batch_sizes))   # no larger than the curve's
+    if cold_batch > 1:
+        plan += [Point("coldstart", m, cold_batch, think_ms=t * cold_batch)
+                 for m in models for t in (min(settings.think_ms), max(settings.think_ms))]
+    return plan
+
+
+def _switch_points(models: list[str], settings: Settings, traced: bool) -> list[Point]:
+    plan = [Point("switch", a, 1, 1, b) for a in models for b in models if b != a]
+    if traced:
+        plan.append(Point("frontend", "", 1))
+    elif len(models) > 1:   # the next model holds the core
+        plan += [Point("busy", m, 1, 1, models[(i + 1) % len(models)], settings.probe_think_ms)
+                 for i, m in enumerate(models)]
+    return plan
+
+
+def _pair_points(models: list[str], settings: Settings) -> list[Point]:
+    plan = [Point("scaling", m, settings.scaling_batch_size, 1) for m in models]
+    return plan + [Point("interference", a, b, 1, partner)
+                   for a in models for partner in models if partner != a
+                   for b in settings.interference_batch_sizes]

@@ -31,7 +31,8 @@ from perseus.profile.frontend import front_end_by_core, measure_front_end, quiet
 from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.rawtable import RawTable, marker_row, window_row
 from perseus.profile.stability import is_stable
-from perseus.profile.summary import curve_item_ms, interference_matrix, model_profiles, switch_matrix, wake_slice_ms
+from perseus.profile.summary import (PASS_SPREAD_WARN, curve_item_ms, interference_matrix, model_profiles, switch_matrix, unsteady_points,
+                                     wake_slice_ms)
 from perseus.replay import Endpoint
 from perseus.triton.client import TritonClient
 from perseus.triton.cores import pinned_away_from
@@ -164,6 +165,10 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
         wake_slice_ms=slice_ms,
         switch_ms=switch_matrix(frame),
     )
+    unsteady = unsteady_points(profile.models)
+    if unsteady:
+        warn(f"the machine's speed moved these points between passes by over {PASS_SPREAD_WARN:.0%}: "
+             + "; ".join(unsteady))
     if requests is not None:
         quiet = quietest_part(settings.replay_utilization, settings.replay_s)
         profile = with_open_loop_factors(profile, open_loop_factors(profile, requests, settings.max_batch_size, quiet))

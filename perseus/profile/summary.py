@@ -51,6 +51,7 @@ from perseus.sim.service import cold_factor_by_duty
 JUDGED_WINDOWS = 3
 MIN_COLD_SLOWDOWN = 0.03   # batch 1 slower than this at the larger batch's duty cycle for a share
 STALL = 0.25              # a batch-1 reference this far from its model's median is a stall (drift_scales)
+PASS_SPREAD_WARN = 0.15   # a curve point whose passes spread further than this is named (unsteady_points)
 
 
 def point_rows(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -106,9 +107,27 @@ def _stalls(references: dict[str, float]) -> set[str]:
     return {key for key, r in references.items() if abs(r / median - 1.0) > STALL}
 
 
-def curve_point(rows: pd.DataFrame, scale: float = 1.0) -> tuple[LatencyStats, OverheadStats]:
-    """A curve point's batch time, its compute times ``scale`` (:func:`drift_scales`), and
-    the overhead around it (not scaled: the front end is not the model's compute)."""
+def curve_point(passes: list[pd.DataFrame], scales: dict[str, float]) -> tuple[LatencyStats, OverheadStats]:
+    """A curve point from its passes (:attr:`perseus.profile.plan.Point.repeat`): each
+    pass's batch time at its :func:`drift_scales` factor, and the overhead around it, then
+    their mean over the passes (``passes`` lists each pass's mean where there are several)."""
+    measured = [_pass_point(rows, scales.get(rows.iloc[0]["key"], 1.0)) for rows in passes]
+    if len(measured) == 1:
+        return measured[0]
+    latencies, overheads = zip(*measured)
+
+    def mean(stats: tuple[LatencyStats | OverheadStats, ...], key: str) -> float:
+        return round(float(np.mean([getattr(s, key) for s in stats])), 4)
+
+    latency = LatencyStats(**{key: mean(latencies, key) for key in ("mean", "p50", "p95", "p99", "std")},
+                           n=sum(s.n or 0 for s in latencies), stable=all(s.stable for s in latencies),
+                           passes=[s.mean for s in latencies])
+    return latency, OverheadStats(**{key: mean(overheads, key) for key in ("mean", "p50", "p99")})
+
+
+def _pass_point(rows: pd.DataFrame, scale: float) -> tuple[LatencyStats, OverheadStats]:
+    """One pass of a curve point: its batch time, its compute times ``scale``, and the
+    overhead around it (not scaled: the front end is not the model's compute)."""
     compute = _server_batch_ms(rows)
     client_mean = _weighted(rows, "client_mean_ms")
     overhead = max(client_mean - compute, 0.0)
@@ -129,6 +148,19 @@ def curve_point(rows: pd.DataFrame, scale: float = 1.0) -> tuple[LatencyStats, O
     return latency, over
 
 
+def unsteady_points(models: dict[str, ModelProfile]) -> list[str]:
+    """The curve points whose passes spread (max - min over their mean) further than
+    ``PASS_SPREAD_WARN`` after their drift correction: the machine's speed moved them, and
+    no simulation of it will be steadier than that."""
+    notes = []
+    for name, model in models.items():
+        for size, point in model.batch_latency_ms.items():
+            if point.passes and (max(point.passes) - min(point.passes)) / point.mean > PASS_SPREAD_WARN:
+                notes.append(f"{name} batch {size}: its {len(point.passes)} passes took "
+                             f"{', '.join(f'{p:.1f}' for p in point.passes)} ms (profiled: the mean, {point.mean:.1f})")
+    return notes
+
+
 def linear_fit(curve: dict[int, LatencyStats]) -> LinearFit | None:
     if len(curve) < 2:
         return None
@@ -140,14 +172,21 @@ def linear_fit(curve: dict[int, LatencyStats]) -> LinearFit | None:
 
 
 def curve_item_ms(frame: pd.DataFrame) -> dict[str, float]:
-    """Each model's compute per item at the curve's smallest batch size (ms)."""
-    smallest: dict[str, tuple[int, float]] = {}
+    """Each model's compute per item at the curve's smallest batch size (ms), over its passes."""
+    alone = curve_batch_ms(frame)
+    smallest = {model: min(size for m, size in alone if m == model) for model, _ in alone}
+    return {model: alone[(model, size)] / size for model, size in smallest.items()}
+
+
+def curve_batch_ms(frame: pd.DataFrame) -> dict[tuple[str, int], float]:
+    """Per (model, batch size) of the curve: the batch compute, pooled over its passes, as
+    measured (ms)."""
+    passes: dict[tuple[str, int], list[pd.DataFrame]] = {}
     for rows in point_rows(frame).values():
         first = rows.iloc[0]
-        size = int(first["batch_size"])
-        if first["phase"] == "curve" and size < smallest.get(first["model"], (size + 1, 0.0))[0]:
-            smallest[first["model"]] = (size, _server_batch_ms(rows) / size)
-    return {model: ms for model, (_, ms) in smallest.items()}
+        if first["phase"] == "curve":
+            passes.setdefault((first["model"], int(first["batch_size"])), []).append(rows)
+    return {key: _server_batch_ms(pd.concat(rows)) for key, rows in passes.items()}
 
 
 def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
@@ -156,13 +195,12 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
     replay's spreads where it was measured (:func:`perseus.profile.frontend.front_end_by_core`)."""
     profiles = {}
     for model, points in _by_model_and_phase(point_rows(frame)).items():
-        curve_rows = {int(rows.iloc[0]["batch_size"]): rows for rows in points.get("curve", [])}
-        if not curve_rows:
+        curve_passes = _by_size(points.get("curve", []))
+        if not curve_passes:
             continue
         solo = _of_size(points.get("coldstart", []), 1)
-        scales = drift_scales([*curve_rows.values(), *solo])
-        summaries = {size: curve_point(rows, scales.get(rows.iloc[0]["key"], 1.0))
-                     for size, rows in sorted(curve_rows.items())}
+        scales = drift_scales([*points.get("curve", []), *solo])
+        summaries = {size: curve_point(passes, scales) for size, passes in sorted(curve_passes.items())}
         curve = {size: latency for size, (latency, _) in summaries.items()}
         cold = cold_start(solo, scales)
         profiles[model] = ModelProfile(
@@ -177,7 +215,7 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
             front_end_ms=front_end(_of_size(points.get("coldstart", []), 1)),
             busy_front_end_ms=front_end(points.get("busy", [])),
             front_end_by_core_ms=(front_ends or {}).get(model),
-            queue_delay_lag_ms=queue_delay_lag(points.get("timer", []), curve_rows.get(1)),
+            queue_delay_lag_ms=queue_delay_lag(points.get("timer", []), _pooled(curve_passes.get(1))),
         )
     return profiles
 
@@ -212,6 +250,19 @@ def cold_start(points: list[pd.DataFrame], scales: dict[str, float] | None = Non
     idle = sorted(table)
     return ColdStart(idle_ms=[round(i, 4) for i in idle], compute_ms=[round(table[i][0], 4) for i in idle],
                      overhead_ms=[round(table[i][1], 4) for i in idle])
+
+
+def _by_size(points: list[pd.DataFrame]) -> dict[int, list[pd.DataFrame]]:
+    """The points by batch size (a curve size's passes)."""
+    sizes: dict[int, list[pd.DataFrame]] = {}
+    for rows in points:
+        sizes.setdefault(int(rows.iloc[0]["batch_size"]), []).append(rows)
+    return sizes
+
+
+def _pooled(points: list[pd.DataFrame] | None) -> pd.DataFrame | None:
+    """The judged windows of several points (a curve size's passes) as one."""
+    return pd.concat(points) if points else None
 
 
 def _of_size(points: list[pd.DataFrame], size: int) -> list[pd.DataFrame]:
@@ -263,13 +314,9 @@ def queue_delay_lag(points: list[pd.DataFrame], alone: pd.DataFrame | None) -> f
 def _interference_points(frame: pd.DataFrame) -> dict[tuple[str, str], list[tuple[float, float]]]:
     """Per (victim, partner): ``(alone, beside)`` batch times (ms) at each measured size;
     alone is the window measured right before the point where there is one, else the curve."""
-    by_key = point_rows(frame)
-    alone = {
-        (rows.iloc[0]["model"], int(rows.iloc[0]["batch_size"])): _server_batch_ms(rows)
-        for rows in by_key.values() if rows.iloc[0]["phase"] == "curve"
-    }
+    alone = curve_batch_ms(frame)
     pairs: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    for rows in by_key.values():
+    for rows in point_rows(frame).values():
         first = rows.iloc[0]
         base = alone.get((first["model"], int(first["batch_size"])))
         if rows["alone_batch_ms"].notna().all():   # measured right before the point
