@@ -7,9 +7,12 @@ stability windows. Phases:
   ``batch_size``, model alone, one instance; measured in ``Settings.curve_passes``
   passes spread over the profile (``repeat`` numbers them), which the summary averages:
   a shared machine's speed moves over minutes, and by more at large batches than at
-  batch 1 (on the AMD EPYC embedded host, 2026-11-30, ResNet-18's batch 8 back to back
-  averaged over 30 s spread by 4.7% (batch 1: 1.3%), and one profile's single
-  measurement of it, 87-100 ms, was 25% below what every later replay computed);
+  batch 1. On the AMD EPYC embedded host, ResNet-18's batch 8 back to back for 2 min
+  had a coefficient of variation of 4.5-4.7% across 15-30 s windows (batch 1: 1.3-1.9%;
+  2026-11-30). One profile's single measurement
+  of it (judged windows 87-100 ms; 82.8 ms once drift-scaled, 2026-11-29 22:00) was
+  13-28% below the 106-120 ms that six later replays computed it in; three passes of a
+  later profile took 101, 104 and 104 ms;
 * ``coldstart`` - one-item requests at concurrency 1 with a think time of ``think_ms``
   between a response and the next request, model alone: how much slower the model
   computes, and how much more a request costs, after it sat idle; and batches of
@@ -157,7 +160,8 @@ def points(models: list[str], settings: Settings, traced: bool = False) -> list[
 
     The curve's first pass comes first; its later passes end the blocks of points
     measured with every model at one instance, evenly over them (:func:`_spread`)."""
-    blocks = [_cold_start_points(models, settings), _switch_points(models, settings, traced), _pair_points(models, settings)]
+    blocks = [_cold_start_points(models, settings), _switch_points(models, settings, traced),
+              _pair_points(models, settings)]
     plan = _curve(models, settings, 0)
     for block, passes in zip(blocks, _spread(settings.curve_passes - 1, len(blocks))):
         plan += block

@@ -31,8 +31,8 @@ from perseus.profile.frontend import front_end_by_core, measure_front_end, quiet
 from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.rawtable import RawTable, marker_row, window_row
 from perseus.profile.stability import is_stable
-from perseus.profile.summary import (PASS_SPREAD_WARN, curve_item_ms, interference_matrix, model_profiles, switch_matrix, unsteady_points,
-                                     wake_slice_ms)
+from perseus.profile.summary import (PASS_SPREAD_WARN, curve_item_ms, interference_matrix, model_profiles,
+                                     switch_matrix, unsteady_points, wake_slice_ms)
 from perseus.replay import Endpoint
 from perseus.triton.client import TritonClient
 from perseus.triton.cores import pinned_away_from

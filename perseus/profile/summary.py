@@ -10,7 +10,9 @@ judged). Conventions, stated once:
   batch 1 and its cold start's back-to-back row, measured minutes apart in one profile
   on 2026-11-29, differed by 6%), and the curve's sizes and the cold-start rows are
   measured at different moments, so their ratios, which the simulator uses, would carry
-  that drift;
+  that drift; a curve point measured in several passes (``Settings.curve_passes``) is the
+  mean of its passes, each brought to that speed by its own reference, and lists them
+  (``passes``);
 * at concurrency 1 a request is a batch, so ``overhead_ms`` = client latency - batch
   compute: client, network, the server's front end and queue;
 * the batch-time percentiles are the client's percentiles less the mean overhead (the
