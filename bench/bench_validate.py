@@ -9,7 +9,9 @@ than the simulation of its profile, ``front`` how much longer its front end took
 the request traces; :mod:`perseus.validate.speed`): a shared machine drifts, so the
 errors as profiled are not the model's alone. Each model gets two rows: the simulation
 as profiled (``profile``), and with the profile rescaled to the replay's speeds
-(``at speed``).
+(``at speed``). ``p99/1% slow`` (on the ``at speed`` row) is how many percent the
+simulated p99 rises for a host 1% slower than that: where it is large, the spread of the
+replays' speeds alone moves the p99 by that many times as much.
 
     python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...] [--repeat N] [--keep DIR]
                                    [--profile PROFILE.yaml]
@@ -90,7 +92,7 @@ def main() -> None:
     args.profile = args.profile or profile_of_this_machine()
     print(f"profile: {args.profile}")
     print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
-          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'front':>7}  targets")
+          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'front':>7}{'p99/1% slow':>10}  targets")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -112,16 +114,20 @@ def main() -> None:
                 rows += [(f"replay {k}", one["at_replay_speed"]["error"], one["at_replay_speed"])
                          for k, one in enumerate(entry.get("replays", []), start=1)]
                 for label, e, at in rows:
-                    print_row(case, model, label, entry["measured"]["requests"], e, result["lateness_ms_p99"], at)
+                    steep = (at.get("sensitivity") or {}).get("p99") if label == "at speed" else None
+                    print_row(case, model, label, entry["measured"]["requests"], e, result["lateness_ms_p99"], at,
+                              steep)
 
 
-def print_row(case: str, model: str, label: str, requests: float, e: dict, late_ms: float, at: dict) -> None:
+def print_row(case: str, model: str, label: str, requests: float, e: dict, late_ms: float, at: dict,
+              steep: float | None) -> None:
     ok = all(e[k] is not None and abs(e[k]) <= t for k, t in TARGETS.items())
     front = at.get("front_end_factor")
     print(f"{case:<16}{model:<14}{label:<10}{requests:>9g}"
           + "".join(f"{100 * e[k]:>+7.1f}%" for k in ("p50", "p95", "p99", "throughput"))
           + f"{100 * e['sla_violation_rate']:>+8.2f} {late_ms:>11.2f}{100 * (at['factor'] - 1):>+6.0f}%"
-          + (f"{100 * (front - 1):>+6.0f}%" if front else f"{'-':>7}") + "  " + ("met" if ok else "missed"), flush=True)
+          + (f"{100 * (front - 1):>+6.0f}%" if front else f"{'-':>7}")
+          + (f"{steep:>+9.1f}%" if steep is not None else f"{'-':>10}") + "  " + ("met" if ok else "missed"), flush=True)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     assert 0.5 < rescaled["factor"] < 2 and rescaled["simulated"]["requests"] == measured["requests"]
     assert set(rescaled["error"]) == set(error) and "at replay speed" in result.stdout
     assert 0.3 < rescaled["front_end_factor"] < 3 and "front end x" in result.stdout   # from the traces
+    assert rescaled["sensitivity"]["p50"] > 0 and "per 1% slower host" in result.stdout   # a slower host is slower
     live, sim = entry["stages"]["measured"], entry["stages"]["simulated"]   # live: Triton's request traces
     assert sum(live[s]["mean"] for s in live) == pytest.approx(measured["latency_ms"]["mean"], rel=0.01)
     assert live["queue"]["p95"] >= 2.0 - 0.05 and sim["queue"]["p95"] >= 2.0 - 1e-6   # the 2 ms batcher delay

@@ -8,13 +8,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from perseus.config.scenario import load_scenario
+from perseus.cli.validate import speed_noise
+from perseus.config.scenario import LoadedScenario, Scenario, load_scenario
+from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
 from perseus.validate.compare import mean_stages, simulated_batch_ms, simulated_histogram, stage_summary, union_length
 from perseus.validate.observe import ServerView, merged
-from perseus.validate.speed import at_speeds, compute_ratio, replay_speed
+from perseus.validate.speed import SPEED_NUDGE, ReplaySpeed, at_speeds, compute_ratio, nudged, replay_speed, sensitivity
 from perseus.workload import scenario_arrivals
+
+from sim_helpers import poisson, profile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +79,43 @@ def test_replay_speed_recovers_a_slower_front_end_from_its_mean():
     assert speed.front_ends == pytest.approx({m: 0.8 for m in models}, rel=0.02)
     for m in models:
         assert stage_summary(speed.trace.requests, m, window)["front_end"]["mean"] == pytest.approx(front[m], rel=1e-6)
+
+
+@pytest.mark.parametrize("rho", [0.3, 0.9])
+def test_sensitivity_to_the_host_speed_is_pollaczek_khinchines(rho):
+    """One model, batches of one taking 10 ms, Poisson arrivals: an M/D/1 queue, whose mean
+    latency is S + rho S / (2 (1 - rho)). A host ``SPEED_NUDGE`` slower stretches S and rho
+    by that much; the nudged simulation's mean rises as the formula says (11% per 1% at
+    90% load, 1.3% at 30%), on the same arrivals."""
+    scenario = Scenario.model_validate({
+        "name": "md1", "duration_s": 4000.0, "warmup_s": 100.0, "seed": 1,
+        "host_types": {"t": {"profile": "unused.yaml", "price_per_hour": 1.0}},
+        "models": {"m": {"sla": {"latency_ms": 100.0, "percentile": 99}, "workload": {"kind": "poisson", "rps": 1.0}}},
+        "placements": {"p": [{"host_type": "t", "models": {"m": {"max_batch_size": 1}}}]}})
+    loaded = LoadedScenario(path=ROOT / "md1.yaml", scenario=scenario, profiles={"t": profile({"m": {1: 10.0}})})
+    window = Window(100.0, 4000.0)
+    arrivals = {"m": poisson(rho / 0.010, int(4000 * rho / 0.010), seed=2)}
+    trace = simulate_one(loaded, "p", arrivals, 1, window)
+    slower = nudged(loaded, "p", arrivals, 1, window, ReplaySpeed({"m": 1.0}, trace)).nudged
+
+    def mean_ms(speed: float) -> float:
+        load = rho * speed
+        return 10.0 * speed * (1 + load / (2 * (1 - load)))
+
+    steep = sensitivity(*(placement_summary(t, scenario, "p", window, {"t": 1.0})["models"]["m"] for t in (trace, slower)))
+    assert steep["mean"] == pytest.approx((mean_ms(1 + SPEED_NUDGE) / mean_ms(1.0) - 1) / SPEED_NUDGE, rel=0.1)
+    assert steep["p99"] > steep["mean"] * 0.5 > 0
+
+
+def test_replays_whose_speeds_alone_move_the_p99_are_named():
+    """Replays at 1.00-1.10 times the profile, at a load where the p99 moves 3% per 1%:
+    the machine alone moves it by about 30%, and the warning says so; 1.00-1.01 does not."""
+    def result(factors, steep):
+        return {"models": {"m": {"at_replay_speed": {"sensitivity": {"p99": steep}},
+                                 "replays": [{"at_replay_speed": {"factor": f}} for f in factors]}}}
+    assert len(lines := speed_noise(result([1.0, 1.1, 1.05], 3.0))) == 1
+    assert "1.00-1.10" in lines[0] and "+3.0% per 1% slower host" in lines[0] and "about 30%" in lines[0]
+    assert speed_noise(result([1.0, 1.01], 3.0)) == [] and speed_noise(result([1.0], 30.0)) == []
 
 
 def test_compute_ratio_weighs_sizes_by_measured_batches():

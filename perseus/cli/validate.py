@@ -19,6 +19,7 @@ from perseus.validate.run import run, write_outputs
 console = Console()
 err = Console(stderr=True)
 SPEED_DRIFT_WARN = 0.05   # warn when the replay computed this much slower or faster than its profile
+SPEED_NOISE_WARN = 0.05   # warn when the spread of the replays' speeds alone moves a p99 this much
 
 
 def validate_command(
@@ -63,6 +64,8 @@ def validate_command(
                 f"{m} {100 * d:+.0f}%" for m, d in drifted.items()) + " against the simulation of its profile "
                 "during the replay: part of the error is the machine's, not the model's; the rows at replay speed "
                 "(the profile rescaled to it) show the model's, and re-profiling brings the profile up to date")
+        for line in speed_noise(result):
+            err.print(f"[yellow]warning:[/] {line}")
         if result["load_generator_limited"]:
             err.print(f"[yellow]warning:[/] requests left up to {result['lateness_ms_p99']:.2f} ms late (p99): "
                       "the load generator, not the server, limited this run")
@@ -71,6 +74,24 @@ def validate_command(
     worst = worst_p99_error(outcome.results["placements"])
     if fail_above is not None and worst * 100 > fail_above:
         raise HostError(f"p99 error {worst:.1%} is above --fail-above {fail_above:g}%", host="validate")
+
+
+def speed_noise(result: dict[str, Any]) -> list[str]:
+    """The models whose replays ran at speeds far enough apart, at a load where the p99
+    follows the speed steeply enough, that the machine alone moves their p99 by over
+    ``SPEED_NOISE_WARN``."""
+    lines = []
+    for model, entry in result["models"].items():
+        replays = [r["at_replay_speed"]["factor"] for r in entry.get("replays", []) if r["at_replay_speed"]]
+        steep = (entry["at_replay_speed"] or {}).get("sensitivity") or {}
+        if len(replays) < 2 or steep.get("p99") is None:
+            continue
+        spread = 100 * (max(replays) - min(replays))
+        if spread * abs(steep["p99"]) / 100 > SPEED_NOISE_WARN:
+            lines.append(f"{model}'s replays computed at {min(replays):.2f}-{max(replays):.2f} times its profile, "
+                         f"and at this load its simulated p99 moves {steep['p99']:+.1f}% per 1% slower host: the "
+                         f"machine's drift alone moves its p99 by about {spread * abs(steep['p99']):.0f}%")
+    return lines
 
 
 def _pct(value: float | None) -> str:
@@ -96,9 +117,15 @@ def error_table(name: str, result: dict[str, Any]) -> Table:
             front = speed.get("front_end_factor")
             table.add_row(f"  at replay speed x{speed['factor']:.2f}" + (f", front end x{front:.2f}" if front else ""),
                           *_comparison_cells(entry["measured"], speed["simulated"], speed["error"]))
+        if speed and speed.get("sensitivity"):
+            table.add_row("  simulated, per 1% slower host", "", *_sensitivity_cells(speed["sensitivity"]), "", "")
         if "latency_ms_ci95" in entry["measured"]:
             table.add_row("  live 95% interval", "", *_interval_cells(entry["measured"]), "", "")
     return table
+
+
+def _sensitivity_cells(sensitivity: dict[str, float | None]) -> list[str]:
+    return ["-" if sensitivity[key] is None else f"{sensitivity[key]:+.1f}%" for key in ("p50", "p95", "p99")]
 
 
 def _interval_cells(measured: dict[str, Any]) -> list[str]:

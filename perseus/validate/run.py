@@ -41,7 +41,7 @@ from perseus.validate.compare import (mean_stages, model_error, simulated_batch_
                                      stage_summary, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
-from perseus.validate.speed import ReplaySpeed, replay_speed
+from perseus.validate.speed import ReplaySpeed, nudged, replay_speed, sensitivity
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
@@ -127,9 +127,9 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
         if failed:
             break
     simulated = simulate_one(loaded, name, arrivals, seed, window)
-    speeds = [None if r.view is None else replay_speed(
+    speeds = [None if r.view is None else nudged(loaded, name, arrivals, seed, window, replay_speed(
         loaded, name, arrivals, seed, window, simulated, {m: r.view.batch_ms(m) for m in loaded.scenario.models},
-        {m: r.view.batch_histogram(m) for m in loaded.scenario.models}, _front_end_ms(r.log, loaded, window))
+        {m: r.view.batch_histogram(m) for m in loaded.scenario.models}, _front_end_ms(r.log, loaded, window)))
         for r in replays]
     outcome.results["placements"][name] = compare_placement(loaded, name, replays, simulated, speeds, window)
     if failed:
@@ -187,6 +187,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     predicted = placement_summary(simulated, scenario, name, window, prices)
     at_speed = [None if s is None else (s, placement_summary(s.trace, scenario, name, window, prices)) for s in speeds]
     timed = [s for s in at_speed if s is not None]
+    slower = [placement_summary(s.nudged, scenario, name, window, prices) for s, _ in timed if s.nudged]
     predicted_at_speed = combine([summary for _, summary in timed]) if timed else None
     views = [r.view for r in replays if r.view is not None]
     view = merged(views) if len(views) == len(replays) else None
@@ -204,7 +205,9 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
             "at_replay_speed": None if s_speed is None else {
                 "factor": float(np.mean(factors)),
                 "front_end_factor": float(np.mean(front_ends)) if len(front_ends) == len(factors) else None,
-                "simulated": s_speed, "error": model_error(m, s_speed)},
+                "simulated": s_speed, "error": model_error(m, s_speed),
+                "sensitivity": _mean_sensitivity([sensitivity(summary["models"][model], nudge["models"][model])
+                                                  for (_, summary), nudge in zip(timed, slower)])},
             "batch_sizes": {"measured": view.batch_histogram(model, len(replays)) if view else None,
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
@@ -225,6 +228,14 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
         "failed_requests": int(sum(np.sum(~r.log.ok) for r in replays)),
         "models": models,
     }
+
+
+def _mean_sensitivity(per_replay: list[dict[str, float | None]]) -> dict[str, float | None] | None:
+    """Each figure's :func:`perseus.validate.speed.sensitivity`, averaged over the replays."""
+    if not per_replay:
+        return None
+    return {key: None if any(s[key] is None for s in per_replay) else float(np.mean([s[key] for s in per_replay]))
+            for key in per_replay[0]}
 
 
 def _measured_trace(replayed: Replayed, hosts: int, window: Window) -> SimTrace:

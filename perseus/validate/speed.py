@@ -30,6 +30,14 @@ joins (as :mod:`perseus.sim.service` models it), so one simulation gives the mea
 its shape and its split by the core's state stay the profile's, and the stage table of
 ``validate`` shows them as profiled.
 
+How far the machine's speed alone moves the prediction: the simulation is run once more
+with every model ``SPEED_NUDGE`` slower than the replay's speed (``ReplaySpeed.nudged``),
+and :func:`sensitivity` gives, per latency figure, its change per 1% slower host. Near
+saturation it is large (an M/D/1 queue at 90% load: its mean latency rises 11% for a
+host 1% slower, measured over a 2% step; at 30%: 1.3%), so a host whose speed wanders by
+a few percent between replays leaves the tail unpredictable by that many times as much,
+whatever the model.
+
 Why not a measurement beside the replay: a burst of batch-1 requests just before and
 after each replay said the host was 4% to 30% slower than profiled, yet the replay's own
 batches did not follow it (2026-11-29, ``bench_validate.py`` runs 1 and 2: rescaled by
@@ -39,7 +47,8 @@ it, the shared spiky MobileNetV2 p95 went from +3% to +45%).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +59,7 @@ from perseus.simulation import simulate_one
 from perseus.validate.compare import simulated_batch_ms, stage_summary
 
 SPEED_ROUNDS = 3
+SPEED_NUDGE = 0.02   # how much slower than the replay's speed the sensitivity is read at
 
 
 def compute_ratio(measured_ms: dict[int, float], measured_counts: dict[int, int],
@@ -73,6 +83,15 @@ class ReplaySpeed:
     factors: dict[str, float]
     trace: SimTrace
     front_ends: dict[str, float] = field(default_factory=dict)
+    nudged: SimTrace | None = None   # every model ``SPEED_NUDGE`` slower than ``factors``
+
+
+def sensitivity(at_speed: dict[str, Any], nudged: dict[str, Any]) -> dict[str, float | None]:
+    """Per latency figure of one model's summaries at the replay's speed and ``SPEED_NUDGE``
+    slower: how many percent it rises per 1% slower host (None where either is missing)."""
+    return {key: None if not at_speed["latency_ms"][key] or nudged["latency_ms"][key] is None else
+            (nudged["latency_ms"][key] / at_speed["latency_ms"][key] - 1.0) / SPEED_NUDGE
+            for key in ("mean", "p50", "p95", "p99")}
 
 
 def at_speeds(loaded: LoadedScenario, factors: dict[str, float],
@@ -122,6 +141,15 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
     if front_ends:
         trace = simulate_one(at_speeds(rescale(loaded, factors), {}, front_ends), placement, arrivals, seed, window)
     return ReplaySpeed(factors, trace, front_ends)
+
+
+def nudged(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
+           speed: ReplaySpeed) -> ReplaySpeed:
+    """``speed`` with its ``nudged`` simulation: every model ``SPEED_NUDGE`` slower than the
+    replay's speed, the front ends as at that speed."""
+    slower = {model: speed.factors.get(model, 1.0) * (1.0 + SPEED_NUDGE) for model in loaded.scenario.models}
+    trace = simulate_one(at_speeds(loaded, slower, speed.front_ends), placement, arrivals, seed, window)
+    return replace(speed, nudged=trace)
 
 
 def _front_end_ms(trace: SimTrace, model: str, window: Window) -> float | None:
