@@ -68,7 +68,10 @@ def test_curve_passes_are_spread_over_the_profile():
     assert FULL.curve_passes == 3 and len(starts) == 3 and starts[0] == 0
     assert plan[starts[1] - 1].phase != plan[starts[2] - 1].phase   # after different blocks of points
     last = max(i for i, p in enumerate(plan) if p.phase == "curve")
-    assert plan[last + 1].instances == 2        # the last pass ends the one-instance points
+    pairs = [p for p in plan if p.phase == "interference" and p.partner != p.model]
+    assert len(pairs) == 3 * 2 * len(FULL.interference_batch_sizes)   # each pair of two models, in each pass
+    assert {p.repeat for p in pairs} == {0, 1, 2} and plan[starts[1] + 2 * len(FULL.batch_sizes)].phase == "interference"
+    assert plan[last + 1 + len(pairs) // 3].instances == 2   # the last passes end the one-instance points
 
 
 def _row(phase, model, batch, server_ms, client_ms, instances=1, partner="", throughput=100.0, think=0.0):
@@ -172,6 +175,17 @@ def test_a_curve_point_is_the_mean_of_its_passes_each_at_the_level():
     moved = model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12})
     assert unsteady_points(moved) == [f"a batch 4: its 2 passes took 31.5, {22.0 * level / 9.0:.1f} ms "
                                       f"(profiled: the mean, {(31.5 + 22.0 * level / 9.0) / 2:.1f})"]
+
+
+def test_interference_is_averaged_over_a_pairs_passes():
+    """Two passes of a beside b at batch 1 and 8, the partner's load slowing a by 1.8 and
+    2.2 (each against a window of a alone right before it): the matrix holds their mean."""
+    rows = [_row("curve", "a", 1, 10.0, 11.0), _row("curve", "a", 8, 60.0, 61.0)]
+    for repeat, slowdown in ((0, 1.8), (1, 2.2)):
+        for size, alone in ((1, 10.0), (8, 60.0)):
+            row = _row("interference", "a", size, alone * slowdown, 0, 1, "b")
+            rows.append({**row, "key": f"{row['key']}/r{repeat}", "alone_batch_ms": alone})
+    assert interference_matrix(pd.DataFrame(rows, columns=COLUMNS)) == {"a": {"b": pytest.approx(2.0)}}
 
 
 def test_a_reference_that_stalled_does_not_rescale_its_point():

@@ -37,7 +37,11 @@ stability windows. Phases:
   2 x instances);
 * ``interference`` - ``model``'s batch time at ``batch_size`` while ``partner`` is kept
   busy by its own closed-loop load. For a self-pair the model runs two instances, so
-  that the measured request and the neighbour's run side by side.
+  that the measured request and the neighbour's run side by side. The pairs of two
+  models are measured in as many passes as the curve, beside its later passes: one
+  measurement of MobileNetV2 beside ResNet-18 on the AMD EPYC host read 2.11, 1.86 and
+  1.58 in three profiles (2026-11-29 22:00 and 23:00, 2026-11-30 00:50), and the summary
+  averages each pair's passes (:mod:`perseus.profile.summary`).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ class Point:
     instances: int = 1
     partner: str = ""
     think_ms: float = 0.0
-    repeat: int = 0       # which pass of the curve (0: the first)
+    repeat: int = 0       # which pass of the curve or of the pairs (0: the first)
 
     @property
     def key(self) -> str:
@@ -70,8 +74,12 @@ class Point:
 
     @property
     def label(self) -> str:
+        return self._what + (f" (pass {self.repeat + 1})" if self.repeat else "")
+
+    @property
+    def _what(self) -> str:
         if self.phase == "curve":
-            return f"{self.model} batch {self.batch_size}" + (f" (pass {self.repeat + 1})" if self.repeat else "")
+            return f"{self.model} batch {self.batch_size}"
         if self.phase == "scaling":
             return f"{self.model} x{self.instances} instances"
         if self.phase == "coldstart":
@@ -158,15 +166,16 @@ def points(models: list[str], settings: Settings, traced: bool = False) -> list[
     then to one with the dynamic batcher (the timer point), where it stays. A ``traced``
     host measures the front end by the ``frontend`` replay instead of ``busy`` points.
 
-    The curve's first pass comes first; its later passes end the blocks of points
-    measured with every model at one instance, evenly over them (:func:`_spread`)."""
+    The curve's first pass comes first; its later passes, each with a pass of the pairs
+    of two models, end the blocks of points measured with every model at one instance,
+    evenly over them (:func:`_spread`)."""
     blocks = [_cold_start_points(models, settings), _switch_points(models, settings, traced),
               _pair_points(models, settings)]
     plan = _curve(models, settings, 0)
     for block, passes in zip(blocks, _spread(settings.curve_passes - 1, len(blocks))):
         plan += block
         for repeat in passes:
-            plan += _curve(models, settings, repeat)
+            plan += _curve(models, settings, repeat) + _pairs(models, settings, repeat)
     for m in models:
         plan += [Point("scaling", m, settings.scaling_batch_size, n) for n in settings.instance_counts if n > 1]
         plan += [Point("interference", m, b, 2, m) for b in settings.interference_batch_sizes]
@@ -207,7 +216,11 @@ def _switch_points(models: list[str], settings: Settings, traced: bool) -> list[
 
 
 def _pair_points(models: list[str], settings: Settings) -> list[Point]:
-    plan = [Point("scaling", m, settings.scaling_batch_size, 1) for m in models]
-    return plan + [Point("interference", a, b, 1, partner)
-                   for a in models for partner in models if partner != a
-                   for b in settings.interference_batch_sizes]
+    return [Point("scaling", m, settings.scaling_batch_size, 1) for m in models] + _pairs(models, settings, 0)
+
+
+def _pairs(models: list[str], settings: Settings, repeat: int) -> list[Point]:
+    """The interference points of two different models (each at one instance)."""
+    return [Point("interference", a, b, 1, partner, repeat=repeat)
+            for a in models for partner in models if partner != a
+            for b in settings.interference_batch_sizes]

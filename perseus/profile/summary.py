@@ -31,8 +31,9 @@ judged). Conventions, stated once:
   batches (long ones scatter with the machine's drift);
 * ``interference[a][b]`` = that ``S``: a's batch compute beside busy b less the slice / a's
   alone less the slice, averaged over the measured batch sizes at least 1.5 slices long
-  (without a fitted slice or such sizes, beside / alone); alone is measured in a window
-  right before each point (the curve's point where a raw table has none);
+  (without a fitted slice or such sizes, beside / alone) and over the pair's passes;
+  alone is measured in a window right before each point (the curve's point where a raw
+  table has none);
 * ``queue_delay_lag_ms`` = the server's mean queue time of the ``timer`` point less the
   max queue delay it was loaded with, less the queue time at batch 1 without a batcher;
 * ``front_end_ms`` pools the per-request front ends of the cold-start points measured per
