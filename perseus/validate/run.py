@@ -187,7 +187,8 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     predicted = placement_summary(simulated, scenario, name, window, prices)
     at_speed = [None if s is None else (s, placement_summary(s.trace, scenario, name, window, prices)) for s in speeds]
     timed = [s for s in at_speed if s is not None]
-    slower = [placement_summary(s.nudged, scenario, name, window, prices) for s, _ in timed if s.nudged]
+    nudges = [(summary, placement_summary(s.nudged, scenario, name, window, prices))
+              for s, summary in timed if s.nudged is not None]   # (at the replay's speed, 2% slower)
     predicted_at_speed = combine([summary for _, summary in timed]) if timed else None
     views = [r.view for r in replays if r.view is not None]
     view = merged(views) if len(views) == len(replays) else None
@@ -206,8 +207,8 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
                 "factor": float(np.mean(factors)),
                 "front_end_factor": float(np.mean(front_ends)) if len(front_ends) == len(factors) else None,
                 "simulated": s_speed, "error": model_error(m, s_speed),
-                "sensitivity": _mean_sensitivity([sensitivity(summary["models"][model], nudge["models"][model])
-                                                  for (_, summary), nudge in zip(timed, slower)])},
+                "sensitivity": _mean_sensitivity([sensitivity(at["models"][model], slow["models"][model])
+                                                  for at, slow in nudges])},
             "batch_sizes": {"measured": view.batch_histogram(model, len(replays)) if view else None,
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
