@@ -6,7 +6,9 @@
 Starts the embedded host pinned to one core (the load generator on the others), exactly
 as `perseus profile --host local` does, and prints the seconds spent starting the server
 and in each phase (curves, instance scaling, interference). Target for the full run:
-under 10 minutes.
+under 10 minutes, set on the Intel host before the curve and the pairs of two models
+were measured in three passes; with them a full profile took 16 min 20 s on the AMD
+EPYC host (2026-11-30), where a single pass had taken 11 min.
 """
 
 from __future__ import annotations
