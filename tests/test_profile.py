@@ -88,7 +88,10 @@ def test_one_core_interference(quick_profile):
     points = raw[raw["phase"] == "interference"].groupby("key")[["alone_batch_ms", "server_batch_ms"]].mean()
     longest = points.sort_values("alone_batch_ms").iloc[-1]
     assert longest["alone_batch_ms"] > 4.0, points   # ResNet-18 at batch 2: several slices
-    assert 1.6 <= longest["server_batch_ms"] / longest["alone_batch_ms"] <= 2.7, points
+    # about twice, less where the victim's thread gets more than half the core: on the AMD
+    # EPYC host full profiles measured 1.49-1.57 for some pairs (2026-11-30 00:50), and a
+    # CI run there 1.597 for ResNet-18 batch 2 beside MobileNetV2
+    assert 1.4 <= longest["server_batch_ms"] / longest["alone_batch_ms"] <= 2.7, points
     assert raw.loc[raw["phase"] == "interference", "alone_batch_ms"].notna().all()   # each beside its own alone
     # two instances on one core add little throughput (some idle time of one instance is filled)
     for model in MODELS:
