@@ -92,7 +92,7 @@ def main() -> None:
     args.profile = args.profile or profile_of_this_machine()
     print(f"profile: {args.profile}")
     print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
-          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'front':>7}{'p99/1% slow':>10}  targets")
+          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'front':>7}{'p99/1% slow':>12}  targets")
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -127,7 +127,7 @@ def print_row(case: str, model: str, label: str, requests: float, e: dict, late_
           + "".join(f"{100 * e[k]:>+7.1f}%" for k in ("p50", "p95", "p99", "throughput"))
           + f"{100 * e['sla_violation_rate']:>+8.2f} {late_ms:>11.2f}{100 * (at['factor'] - 1):>+6.0f}%"
           + (f"{100 * (front - 1):>+6.0f}%" if front else f"{'-':>7}")
-          + (f"{steep:>+9.1f}%" if steep is not None else f"{'-':>10}") + "  " + ("met" if ok else "missed"), flush=True)
+          + (f"{steep:>+11.1f}%" if steep is not None else f"{'-':>12}") + "  " + ("met" if ok else "missed"), flush=True)
 
 
 if __name__ == "__main__":
