@@ -184,12 +184,9 @@ def curve_item_ms(frame: pd.DataFrame) -> dict[str, float]:
 def curve_batch_ms(frame: pd.DataFrame) -> dict[tuple[str, int], float]:
     """Per (model, batch size) of the curve: the batch compute, pooled over its passes, as
     measured (ms)."""
-    passes: dict[tuple[str, int], list[pd.DataFrame]] = {}
-    for rows in point_rows(frame).values():
-        first = rows.iloc[0]
-        if first["phase"] == "curve":
-            passes.setdefault((first["model"], int(first["batch_size"])), []).append(rows)
-    return {key: _server_batch_ms(pd.concat(rows)) for key, rows in passes.items()}
+    return {(model, size): _server_batch_ms(pd.concat(passes))
+            for model, phases in _by_model_and_phase(point_rows(frame)).items()
+            for size, passes in _by_size(phases.get("curve", [])).items()}
 
 
 def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
