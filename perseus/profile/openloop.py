@@ -45,13 +45,14 @@ interference model.
 The factor is solved against the curve at the model's speed averaged over the profile,
 so it also carries however far the machine drifted from that speed during the replay.
 Taking that out with a window of each model's batch 1 back to back measured right after
-the replay (as the curve's points are brought to the level) made it worse: on the Intel
-embedded host (2026-12-06, three replays of the 23:40 profile's ``frontend`` point, one
-after another, each its own window after it), those windows read 0.78-1.26 of their
-model's level, and the factors brought to the level by them spread over MobileNetV2
-0.83-0.97, ResNet-18 0.89-1.11, ResNet-50 0.99-1.25, where the factors as solved agreed
-within 0.82-0.87, 0.91-0.96 and 0.95-0.97. One window after the replay is noisier than
-the drift over the replay it would remove, so the factor stays as solved.
+the replay (as the curve's points are brought to the level) made it worse: on an
+embedded host reporting the Intel CPU name (three replays of the ``frontend`` point of
+its profile of 2026-12-05 23:40, one after another, each its own window after it), those
+windows read 0.78-1.26 of their model's level, and the factors brought to the level by
+them spread over MobileNetV2 0.83-0.97, ResNet-18 0.89-1.11, ResNet-50 0.99-1.25, where
+the factors as solved agreed within 0.82-0.87, 0.91-0.96 and 0.95-0.97. One window after
+the replay is noisier than the drift over the replay it would remove, so the factor
+stays as solved.
 """
 
 from __future__ import annotations
