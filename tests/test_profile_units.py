@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perseus.config.profile import ColdStart
+from perseus.config.profile import ColdStart, WakeLaw
 from perseus.config.scenario import ModelConfig
 from perseus.profile.frontend import (MIN_REQUESTS, front_end_by_core, poisson_schedule, quietest_part, replay_rates,
                                      replay_schedule)
@@ -16,6 +16,7 @@ from perseus.profile.rawtable import COLUMNS
 from perseus.profile.stability import is_stable
 from perseus.profile.summary import (curve_item_ms, interference_matrix, model_profiles, switch_matrix, unsteady_points,
                                      wake_slice_ms)
+from perseus.profile.wakeup import MIN_JOINS, fit_wake_law, replay_joins
 from sim_helpers import one_host, poisson, profile
 
 
@@ -340,3 +341,27 @@ def test_open_loop_factor_is_solved_as_the_simulator_reads_it_on_the_quiet_part(
     requests.loc[first, "compute_end_s"] += (requests["compute_end_s"] - requests["compute_start_s"])[first]
     assert open_loop_factors(prof, requests, max_batch_size=1, part=(30.0, 60.0)) == pytest.approx(truth, rel=0.01)
     assert open_loop_factors(prof, requests, max_batch_size=1)["a"] > 1.3   # the busy half read as slowness
+
+
+def test_wake_law_is_fit_on_the_replays_joins():
+    """Batches of one that join a running batch of another model take one of two times
+    (preempting for the slice, or sharing from the start); the fit finds the law's values,
+    and the batch time alone from the replay's batches that overlapped nothing."""
+    law, rows, t = WakeLaw(preempt=0.5, slice_ms=7.0, sharing_factor=1.2), [], 0.0
+    interference = {"a": {"b": 2.0}, "c": {"b": 2.0}}
+
+    def joined(alone_ms: float, preempts: bool) -> float:
+        ahead = min(law.slice_ms, alone_ms) if preempts else 0.0
+        return ahead + (alone_ms - ahead) * 2.0 * law.sharing_factor
+
+    for i in range(100):
+        model, alone_ms = ("c", 12.0) if i % 5 == 4 else ("a", 4.0)
+        batches = [("b", t, t + 0.060), (model, t + 0.005, t + 0.005 + joined(alone_ms, i % 10 < 5) / 1e3),
+                   ("a", t + 0.065, t + 0.069), ("c", t + 0.075, t + 0.087)]
+        rows += [{"model": m, "compute_start_s": s, "compute_end_s": e} for m, s, e in batches]
+        t += 0.1
+    joins = replay_joins(pd.DataFrame(rows), interference)
+    assert len(joins) == 100 and set(joins["partner"]) == {"b"}
+    assert joins.groupby("model")["alone_ms"].first().to_dict() == pytest.approx({"a": 4.0, "c": 12.0})
+    assert fit_wake_law(joins) == law
+    assert fit_wake_law(joins.head(MIN_JOINS - 1)) is None

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from perseus.config.profile import Profile
+from perseus.config.profile import Profile, WakeLaw
 from perseus.config.scenario import HostPlacement, ModelConfig
 from perseus.sim import simulate_placement
 from sim_helpers import one_host, poisson, profile
@@ -73,6 +73,23 @@ def test_wake_slices_are_exponential_with_the_measured_mean():
     assert slices.std() == pytest.approx(slices.mean(), rel=0.25)
     assert slices.min() < 1e-4 and slices.max() > 0.003
     assert np.array_equal(latencies(one_host(prof, configs, arrivals, seed=3))["a"], latencies(trace)["a"])
+
+
+def test_a_wake_law_preempts_for_its_slice_or_shares_from_the_start():
+    """With a profile's ``wake_law`` a woken batch holds the core for ``slice_ms`` with
+    probability ``preempt``, else none, and sharing is ``sharing_factor`` times slower."""
+    prof = profile({"a": {1: 10.0}, "b": {1: 30.0}}, kind="empirical", interference=ONE_CORE)
+    prof.wake_slice_ms = 1.0   # replaced by the law
+    prof.wake_law = WakeLaw(preempt=0.3, slice_ms=4.0, sharing_factor=1.25)
+    configs = {"a": ModelConfig(), "b": ModelConfig()}
+    arrivals = {"a": 0.005 + 0.1 * np.arange(400), "b": np.arange(0.0, 40.0, 0.030)}
+    # b is always busy: a's batch takes 4 ms + 6 ms * 2.5 or 10 ms * 2.5 (its solo time varies)
+    a = latencies(one_host(prof, configs, arrivals, seed=5))["a"] / 0.001
+    preempted = a < 22.0
+    assert preempted.mean() == pytest.approx(0.3, abs=0.07)
+    assert np.median(a[preempted]) == pytest.approx(4.0 + 6.0 * 2.5, rel=0.05)
+    assert np.median(a[~preempted]) == pytest.approx(25.0, rel=0.05)
+    assert np.array_equal(latencies(one_host(prof, configs, arrivals, seed=5))["a"] / 0.001, a)
 
 
 @settings(max_examples=40, deadline=None)

@@ -165,6 +165,17 @@ class ModelProfile(_Strict):
         return "empirical" if has_spread else "deterministic"
 
 
+class WakeLaw(_Strict):
+    """How a batch that wakes beside a running one shares the core (:mod:`perseus.sim.device`),
+    fit on the profile's open-loop replay (:mod:`perseus.profile.wakeup`): with probability
+    ``preempt`` it holds the core alone for ``slice_ms``, else it shares from the start;
+    sharing slows it by the interference matrix times ``sharing_factor``."""
+
+    preempt: float = Field(ge=0.0, le=1.0)
+    slice_ms: NonNegativeFloat
+    sharing_factor: PositiveFloat = 1.0
+
+
 class Profile(_Strict):
     """Everything measured on one host: per-model curves and the interference matrix."""
 
@@ -179,6 +190,8 @@ class Profile(_Strict):
     switch_ms: dict[str, dict[str, float]] = Field(default_factory=dict)
     # how long a batch that starts beside running ones has the device to itself (0: none)
     wake_slice_ms: NonNegativeFloat | None = None
+    # the same for batches whose thread slept long (open loop); it replaces wake_slice_ms there
+    wake_law: WakeLaw | None = None
 
     def slowdown(self, victim: str, neighbour: str) -> float:
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""

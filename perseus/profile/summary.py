@@ -39,7 +39,9 @@ judged). Conventions, stated once:
 * ``front_end_ms`` pools the per-request front ends of the cold-start points measured per
   request (the model alone after a think time), ``busy_front_end_ms`` those of the
   ``busy`` point (another model holding the core); ``front_end_by_core_ms`` comes from the
-  ``frontend`` replay (:mod:`perseus.profile.frontend`).
+  ``frontend`` replay (:mod:`perseus.profile.frontend`), and so do ``wake_law`` (how
+  batches whose thread slept long share the core: :mod:`perseus.profile.wakeup`) and the
+  ``open_loop_factor`` (:mod:`perseus.profile.openloop`).
 """
 
 from __future__ import annotations

@@ -49,6 +49,21 @@ is bimodal and this one is not: re-simulated, shared Poisson MobileNetV2's p99 s
 counts in wall time from the batch's start; the profiler's fit of ``q`` (on means, of
 batches longer than the slice) gives its mean.
 
+A profile with a ``wake_law`` (:mod:`perseus.profile.wakeup`, fit on the joins of its own
+open-loop replay) draws the bimodal shape instead: the woken batch holds the core for
+``slice_ms`` with probability ``preempt`` and for nothing otherwise, and every slowdown
+between two models is the matrix's times ``sharing_factor``. Re-simulated on the arrivals
+of a ``bench_validate.py --repeat 3`` run on a slow, noisy host (2026-12-06 00:01, nine
+model-case rows against the mean of their replays, two seeds; its profile's law: preempt
+0.44, slice 9 ms, sharing 1.18), MobileNetV2's joins of a running ResNet-18 batch in the
+shared Poisson case went from 6.50 / 7.10 / 7.78 / 8.54 / 9.08 / 9.47 ms at p5 / p25 /
+p50 / p75 / p90 / p95 (exponential slice) towards the live 3.73 / 5.64 / 8.31 / 9.02 /
+10.34 / 11.78, and the mean absolute p50 / p95 / p99 error at replay speed from 2.8 /
+14.5 / 22.3% to 3.2 / 6.7 / 14.1% (shared MobileNetV2's p95 from -16.5, -15.6, -27.5%
+to +4.8, -1.9, -7.5% in the Poisson, Gamma and spiky cases). Assumptions: the law is the
+host's, the same for every model, batch size and partner; the slice is fixed (the joins
+it was fit on fall into two modes, with few between).
+
 A batch that starts on an empty device after a batch of another model ran last carries
 that model switch's extra work (``Profile.switch_ms``: the other model's data displaced
 its own from the caches); one that starts beside running batches pays the interference
@@ -96,13 +111,17 @@ class SlowdownTable:
     """Pairwise slowdown terms of the models on one host, by local model index."""
 
     def __init__(self, profile: Profile, names: list[str], instances: list[int]) -> None:
+        law = profile.wake_law
+        sharing = law.sharing_factor if law else 1.0
         self.same = [[_same_model(profile, name, k) for k in range(1, count + 1)]
                      for name, count in zip(names, instances)]
-        self.cross = [[profile.slowdown(a, b) - 1.0 if a != b else 0.0 for b in names] for a in names]
+        self.cross = [[profile.slowdown(a, b) * sharing - 1.0 if a != b else 0.0 for b in names] for a in names]
         self.switch_s = [[profile.switch_cost_ms(a, b) / 1e3 for b in names] for a in names]
         self.independent = all(v == 0.0 for row in self.cross for v in row) and all(
             s == 1.0 for row in self.same for s in row)
-        self.slice_s = 0.0 if self.independent else (profile.wake_slice_ms or 0.0) / 1e3
+        slice_ms = law.slice_ms if law else profile.wake_slice_ms or 0.0
+        self.slice_s = 0.0 if self.independent else slice_ms / 1e3
+        self.preempt = law.preempt if law else None   # None: the exponential slice
 
 
 def _same_model(profile: Profile, name: str, k: int) -> float:
@@ -147,7 +166,7 @@ class SharedDevice:
         """Add a batch; ``woken``: its instance was idle before it (its thread slept). Its
         wake slice, if it claims one, is drawn by its model's ``service``."""
         if woken and self.running and self.table.slice_s:
-            batch.slice_end = batch.start + service.wake_slice(self.table.slice_s)
+            batch.slice_end = batch.start + service.wake_slice(self.table.slice_s, self.table.preempt)
         if not self.running:   # a busy period begins
             self.heat, self.heat_since = self.heat_at(batch.start), batch.start
         self.running.append(batch)

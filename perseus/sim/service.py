@@ -102,6 +102,7 @@ one) at a time, so that a draw is one multiplication.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 
 import numpy as np
@@ -162,17 +163,22 @@ class ServiceTime:
         self._used[s] = used + 1
         return self.means[size] * variates[used]
 
-    def wake_slice(self, mean_s: float) -> float:
+    def wake_slice(self, slice_s: float, preempt: float | None) -> float:
         """How long a batch of this model that wakes beside running ones holds the core
-        (:mod:`perseus.sim.device`): exponential with the host's measured mean ``mean_s``,
-        the mean itself where the profile draws nothing (``deterministic``)."""
+        (:mod:`perseus.sim.device`): with the profile's ``wake_law`` (``preempt`` given),
+        ``slice_s`` with probability ``preempt``, else nothing; without it, exponential with
+        the host's measured mean ``slice_s``. The mean itself where the profile draws
+        nothing (``deterministic``)."""
         if self.kind == "deterministic":
-            return mean_s
+            return slice_s if preempt is None else slice_s * preempt
         if self._slices_used == len(self._slices):
-            self._slices = _unit_exponentials(self.slice_rng.random(_CHUNK))
+            self._slices = self.slice_rng.random(_CHUNK).tolist()
             self._slices_used = 0
         self._slices_used += 1
-        return mean_s * self._slices[self._slices_used - 1]
+        u = self._slices[self._slices_used - 1]
+        if preempt is None:
+            return -slice_s * math.log1p(-u)
+        return slice_s if u < preempt else 0.0
 
     def cold_factor(self, heat: float, size: int) -> float:
         """How many times its warm solo time a batch of ``size`` takes that starts on a
