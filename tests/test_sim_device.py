@@ -90,6 +90,11 @@ def test_a_wake_law_preempts_for_its_slice_or_shares_from_the_start():
     assert np.median(a[preempted]) == pytest.approx(4.0 + 6.0 * 2.5, rel=0.05)
     assert np.median(a[~preempted]) == pytest.approx(25.0, rel=0.05)
     assert np.array_equal(latencies(one_host(prof, configs, arrivals, seed=5))["a"] / 0.001, a)
+    # a pair without a measured slowdown stays free of one
+    free = profile({"a": {1: 10.0}, "b": {1: 30.0}}, interference={"a": {"b": 2.0}})
+    free.wake_law = WakeLaw(preempt=0.0, slice_ms=4.0, sharing_factor=1.25)
+    lat = latencies(one_host(free, configs, {"a": np.array([0.0]), "b": np.array([0.0])}))
+    assert lat["a"][0] == pytest.approx(0.025) and lat["b"][0] == pytest.approx(0.030)
 
 
 @settings(max_examples=40, deadline=None)

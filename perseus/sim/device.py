@@ -115,13 +115,22 @@ class SlowdownTable:
         sharing = law.sharing_factor if law else 1.0
         self.same = [[_same_model(profile, name, k) for k in range(1, count + 1)]
                      for name, count in zip(names, instances)]
-        self.cross = [[profile.slowdown(a, b) * sharing - 1.0 if a != b else 0.0 for b in names] for a in names]
+        self.cross = [[_cross_model(profile, a, b, sharing) for b in names] for a in names]
         self.switch_s = [[profile.switch_cost_ms(a, b) / 1e3 for b in names] for a in names]
         self.independent = all(v == 0.0 for row in self.cross for v in row) and all(
             s == 1.0 for row in self.same for s in row)
         slice_ms = law.slice_ms if law else profile.wake_slice_ms or 0.0
         self.slice_s = 0.0 if self.independent else slice_ms / 1e3
         self.preempt = law.preempt if law else None   # None: the exponential slice
+
+
+def _cross_model(profile: Profile, victim: str, neighbour: str, sharing: float) -> float:
+    """Slowdown term of ``victim``'s batch for each running batch of ``neighbour``: the
+    measured slowdown times the wake law's ``sharing`` factor, less one; none for the same
+    model or without a measured entry."""
+    if victim == neighbour or neighbour not in profile.interference.get(victim, {}):
+        return 0.0
+    return profile.slowdown(victim, neighbour) * sharing - 1.0
 
 
 def _same_model(profile: Profile, name: str, k: int) -> float:
