@@ -13,12 +13,14 @@ from perseus.config.scenario import LoadedScenario, Scenario, load_scenario
 from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
-from perseus.validate.compare import mean_stages, simulated_batch_ms, simulated_histogram, stage_summary, union_length
+from perseus.config.scenario import ModelConfig
+from perseus.validate.compare import (batch_of_one_ms, mean_stages, simulated_batch_ms, simulated_batches, simulated_histogram,
+                                     stage_summary, traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
 from perseus.validate.speed import SPEED_NUDGE, ReplaySpeed, at_speeds, compute_ratio, nudged, replay_speed, sensitivity
 from perseus.workload import scenario_arrivals
 
-from sim_helpers import poisson, profile
+from sim_helpers import one_host, poisson, profile
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -170,3 +172,22 @@ def test_hosts_of_other_hardware_than_profiled_are_named():
     [line] = differences("Another CPU", remote)
     assert "host b " in line and "A third CPU" in line
     assert differences("Another CPU", {"c": remote["c"], "d": remote["c"]}) == []
+
+
+def test_batches_of_one_are_told_apart_alone_and_joining_another_model():
+    """``a`` (10 ms alone) joins ``b``'s running 60 ms batch twice and shares the core (20
+    ms), runs alone once; ``b``'s batches are joined, so counted in neither. The request
+    table's batch times give the same batches as the simulator's batch table."""
+    prof = profile({"a": {1: 10.0}, "b": {1: 60.0}}, interference={"a": {"b": 2.0}, "b": {"a": 2.0}})
+    trace = one_host(prof, {"a": ModelConfig(), "b": ModelConfig()},
+                     {"a": np.array([0.005, 0.205, 0.5]), "b": np.array([0.0, 0.2])})
+    window = Window(0.0, 1.0)
+    batches = simulated_batches(trace, window)
+    assert len(batches) == 5
+    columns = ["host", "model", "start", "end", "size"]
+    assert traced_batches(trace.requests, window)[columns].sort_values("start").to_numpy().tolist() == \
+        batches[columns].sort_values("start").to_numpy().tolist()
+    ones = batch_of_one_ms([batches])
+    assert set(ones) == {"a"} and ones["a"]["alone"]["n"] == 1 and ones["a"]["joined"]["n"] == 2
+    assert ones["a"]["alone"]["p50"] == pytest.approx(10.0) and ones["a"]["joined"]["p50"] == pytest.approx(20.0)
+    assert batch_of_one_ms([batches[batches["start"] > 0.3]])["a"] == {"alone": ones["a"]["alone"]}

@@ -158,6 +158,10 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
         table.add_row(model, _histogram(hist["measured"]), _histogram(hist["simulated"]))
         table.add_row("  batch ms", _times(times["measured"]), _times(times["simulated"]))
         table.add_row("  batch ms back to back (profile)", "", _times(times["profile"]))
+        ones = entry.get("batch_of_one_ms") or {}
+        for kind, label in (("alone", "alone"), ("joined", "joining another model's")):
+            table.add_row(f"  batch of 1 ms, {label} (p5 p50 p95)", _spread(ones.get("measured"), kind),
+                          _spread(ones.get("simulated"), kind))
         stages = entry["stages"]
         for stage in ("front_end", "queue", "compute"):
             table.add_row(f"  {stage.replace('_', ' ')} ms (mean p95)", _stage(stages["measured"], stage),
@@ -172,6 +176,13 @@ def _stage(stages: dict[str, dict[str, float]] | None, stage: str) -> str:
     if not stages:
         return "-"
     return f"{stages[stage]['mean']:.2f} {stages[stage]['p95']:.2f}"
+
+
+def _spread(ones: dict[str, dict[str, float]] | None, kind: str) -> str:
+    if not ones or kind not in ones:
+        return "-"
+    q = ones[kind]
+    return f"{q['p5']:.2f} {q['p50']:.2f} {q['p95']:.2f} (n={q['n']:g})"
 
 
 def _times(times: dict[int, float] | None) -> str:

@@ -49,30 +49,37 @@ def replay_batches(requests: pd.DataFrame) -> pd.DataFrame:
     return batches.sort_values("start", kind="stable").reset_index(drop=True)
 
 
+def device_joins(batches: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The batches of one device (model, size, start, end in s; by start) that hold one
+    request and overlapped nothing (``alone``: model, ms) and those that joined a running
+    batch of another model (``joins``: model, partner, ms; module docstring)."""
+    start, end = batches["start"].to_numpy(), batches["end"].to_numpy()
+    model, size = batches["model"].to_numpy(), batches["size"].to_numpy()
+    ran_until = np.maximum.accumulate(end) if len(end) else end
+    alone, joins = [], []
+    for i in range(len(batches)):
+        joined_by = i + 1 < len(batches) and start[i + 1] < end[i]
+        if size[i] != 1 or joined_by:
+            continue
+        running = [j for j in range(i) if end[j] > start[i]] if i and ran_until[i - 1] > start[i] else []
+        ms = (end[i] - start[i]) * 1e3
+        if not running:
+            alone.append((model[i], ms))
+        elif len(running) == 1 and end[running[0]] > end[i] and model[running[0]] != model[i]:
+            joins.append((model[i], model[running[0]], ms))
+    return (pd.DataFrame(alone, columns=["model", "ms"]),
+            pd.DataFrame(joins, columns=["model", "partner", "ms"]))
+
+
 def replay_joins(requests: pd.DataFrame, interference: dict[str, dict[str, float]]) -> pd.DataFrame:
     """The joins of the replay (module docstring): model, partner, ``ms`` (its batch
     time), ``alone_ms`` (``w``) and ``slowdown`` (``S``); models with fewer than
     ``MIN_ALONE`` batches that overlapped nothing are left out."""
-    batches = replay_batches(requests)
-    start, end = batches["start"].to_numpy(), batches["end"].to_numpy()
-    model, size = batches["model"].to_numpy(), batches["size"].to_numpy()
-    ran_until = np.maximum.accumulate(end)
-    alone: dict[str, list[float]] = {}
-    joins = []
-    for i in range(len(batches)):
-        running = [j for j in range(i) if end[j] > start[i]] if i and ran_until[i - 1] > start[i] else []
-        joined_by = i + 1 < len(batches) and start[i + 1] < end[i]
-        if size[i] != 1 or joined_by:
-            continue
-        ms = (end[i] - start[i]) * 1e3
-        if not running:
-            alone.setdefault(model[i], []).append(ms)
-        elif len(running) == 1 and end[running[0]] > end[i] and model[running[0]] != model[i]:
-            joins.append((model[i], model[running[0]], ms))
-    frame = pd.DataFrame(joins, columns=["model", "partner", "ms"])
-    medians = {m: float(np.median(v)) for m, v in alone.items() if len(v) >= MIN_ALONE}
-    frame = frame[frame["model"].isin(list(medians))]
-    frame["alone_ms"] = frame["model"].map(medians)
+    alone, frame = device_joins(replay_batches(requests))
+    counts = alone.groupby("model")["ms"].agg(["median", "size"])
+    medians = counts.loc[counts["size"] >= MIN_ALONE, "median"]
+    frame = frame[frame["model"].isin(medians.index)].copy()
+    frame["alone_ms"] = frame["model"].map(medians).astype(float)
     frame["slowdown"] = [interference.get(m, {}).get(p, 1.0) for m, p in zip(frame["model"], frame["partner"])]
     return frame.reset_index(drop=True)
 

@@ -1,4 +1,6 @@
-"""How far the simulation was from the live run: errors, batch sizes, stages, utilisation.
+"""How far the simulation was from the live run: errors, batch sizes, stages, utilisation,
+and how long a batch of one took alone and when it joined another model's running batch
+(:mod:`perseus.profile.wakeup`: where the interference model is off, this shows it).
 
 Stages split each request's latency, the same way for a live and a simulated request:
 ``queue`` from the server receiving it to its batch starting (the batcher's delay, waiting
@@ -13,8 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from perseus.metrics import Window
+from perseus.profile.wakeup import device_joins
 from perseus.sim.trace import RequestTable, SimTrace
 
 LATENCY_ERRORS = ("mean", "p50", "p95", "p99")
@@ -56,6 +60,48 @@ def simulated_batch_ms(trace: SimTrace, model: str, starting: tuple[float, float
     ms = (batches.end_s[mine] - batches.start_s[mine]) * 1e3
     sizes = batches.size[mine]
     return {int(size): float(ms[sizes == size].mean()) for size in np.unique(sizes)}
+
+
+def traced_batches(table: RequestTable, window: Window) -> pd.DataFrame:
+    """The batches of a live run's traced requests that started in the window: host,
+    model, size, start and end (s)."""
+    if table.start_s is None or table.end_s is None:
+        return pd.DataFrame(columns=["host", "model", "size", "start", "end"])
+    frame = pd.DataFrame({"host": table.host, "model": np.asarray(table.models)[table.model],
+                          "start": table.start_s, "end": table.end_s}).dropna()
+    frame = frame[(frame["start"] >= window.start_s) & (frame["start"] < window.end_s)]
+    return frame.groupby(["host", "model", "start", "end"]).size().reset_index(name="size")
+
+
+def simulated_batches(trace: SimTrace, window: Window) -> pd.DataFrame:
+    """:func:`traced_batches` of a simulated run."""
+    assert trace.batches is not None
+    b = trace.batches
+    frame = pd.DataFrame({"host": b.host, "model": np.asarray(trace.requests.models)[b.model], "size": b.size,
+                          "start": b.start_s, "end": b.end_s})
+    return frame[(frame["start"] >= window.start_s) & (frame["start"] < window.end_s)]
+
+
+def batch_of_one_ms(runs: list[pd.DataFrame]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per model: p5 / p50 / p95 (ms) and count (``n``) of its batches of one that ran
+    ``alone`` and of those that ``joined`` a running batch of another model
+    (:func:`perseus.profile.wakeup.device_joins`), over every host of every run."""
+    alone, joins = [], []
+    for batches in runs:
+        for _, device in batches.groupby("host"):
+            a, j = device_joins(device.sort_values("start", kind="stable").reset_index(drop=True))
+            alone.append(a)
+            joins.append(j)
+    kinds = {"alone": pd.concat(alone) if alone else None, "joined": pd.concat(joins) if joins else None}
+    result: dict[str, dict[str, dict[str, float]]] = {}
+    for kind, frame in kinds.items():
+        if frame is None:
+            continue
+        for model, ms in frame.groupby("model")["ms"]:
+            p5, p50, p95 = np.percentile(ms, [5, 50, 95])
+            result.setdefault(str(model), {})[kind] = {"p5": float(p5), "p50": float(p50), "p95": float(p95),
+                                                       "n": int(len(ms))}
+    return result
 
 
 def worst_p99_error(placements: dict[str, Any]) -> float:

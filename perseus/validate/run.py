@@ -37,8 +37,9 @@ from perseus.metrics import Window, placement_summary
 from perseus.simulation import combine, placements_to_run, simulate_one, window_of
 from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
-from perseus.validate.compare import (mean_stages, model_error, simulated_batch_ms, simulated_histogram,
-                                     stage_summary, union_length)
+from perseus.validate.compare import (batch_of_one_ms, mean_stages, model_error, simulated_batch_ms,
+                                     simulated_batches, simulated_histogram, stage_summary, traced_batches,
+                                     union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
 from perseus.validate.speed import ReplaySpeed, nudged, replay_speed, sensitivity
@@ -192,6 +193,8 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     predicted_at_speed = combine([summary for _, summary in timed]) if timed else None
     views = [r.view for r in replays if r.view is not None]
     view = merged(views) if len(views) == len(replays) else None
+    joins = {"measured": batch_of_one_ms([traced_batches(t.requests, window) for t in measured_traces]),
+             "simulated": batch_of_one_ms([simulated_batches(simulated, window)])}
     lateness = np.concatenate([r.log.lateness_ms for r in replays])
     lateness = lateness[np.isfinite(lateness)]
     p99_late = float(np.percentile(lateness, 99)) if len(lateness) else None
@@ -214,6 +217,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
                          "simulated": simulated_batch_ms(simulated, model),
                          "profile": profile_batch_ms(loaded, name, model)},
+            "batch_of_one_ms": {kind: joins[kind].get(model) for kind in joins},
             "stages": {"measured": mean_stages([stage_summary(t.requests, model, window) for t in measured_traces]),
                        "simulated": stage_summary(simulated.requests, model, window)},
         }
