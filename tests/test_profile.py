@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from perseus.config.profile import load_profile
+from perseus.profile.wakeup import fit_wake_law, replay_joins
 from perseus.triton.server import EmbeddedServer
 from triton_helpers import TEST_RESOLUTION, hosts_file, run_cli, start_cli, tritonserver_pids
 
@@ -84,6 +85,11 @@ def test_one_core_interference(quick_profile):
             assert 1.1 < profile.slowdown(victim, neighbour) < 3.5, profile.interference
     # a batch that joins a busy core first has it for a scheduler slice: about 1 ms here
     assert profile.wake_slice_ms is not None and 0.0 <= profile.wake_slice_ms < 5.0
+    # the open-loop replay's joins give the wake law (67 of them in a quick profile here)
+    joins = replay_joins(pd.read_csv(quick_profile.with_suffix(".frontend.csv")), profile.interference)
+    assert profile.wake_law == fit_wake_law(joins)
+    if profile.wake_law is not None:
+        assert 0.0 < profile.wake_law.preempt < 1.0 and profile.wake_law.slice_ms > 0.0, profile.wake_law
     raw = pd.read_csv(quick_profile.with_suffix(".csv"))
     points = raw[raw["phase"] == "interference"].groupby("key")[["alone_batch_ms", "server_batch_ms"]].mean()
     longest = points.sort_values("alone_batch_ms").iloc[-1]
