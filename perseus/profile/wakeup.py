@@ -55,18 +55,18 @@ def device_joins(batches: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     batch of another model (``joins``: model, partner, ms; module docstring)."""
     start, end = batches["start"].to_numpy(), batches["end"].to_numpy()
     model, size = batches["model"].to_numpy(), batches["size"].to_numpy()
-    ran_until = np.maximum.accumulate(end) if len(end) else end
     alone, joins = [], []
+    running: list[int] = []    # the batches started before ``i`` that still ran when it started
     for i in range(len(batches)):
+        running = [j for j in running if end[j] > start[i]]
         joined_by = i + 1 < len(batches) and start[i + 1] < end[i]
-        if size[i] != 1 or joined_by:
-            continue
-        running = [j for j in range(i) if end[j] > start[i]] if i and ran_until[i - 1] > start[i] else []
-        ms = (end[i] - start[i]) * 1e3
-        if not running:
-            alone.append((model[i], ms))
-        elif len(running) == 1 and end[running[0]] > end[i] and model[running[0]] != model[i]:
-            joins.append((model[i], model[running[0]], ms))
+        if size[i] == 1 and not joined_by:
+            ms = (end[i] - start[i]) * 1e3
+            if not running:
+                alone.append((model[i], ms))
+            elif len(running) == 1 and end[running[0]] > end[i] and model[running[0]] != model[i]:
+                joins.append((model[i], model[running[0]], ms))
+        running.append(i)
     return (pd.DataFrame(alone, columns=["model", "ms"]),
             pd.DataFrame(joins, columns=["model", "partner", "ms"]))
 
