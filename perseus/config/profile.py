@@ -190,7 +190,7 @@ class Profile(_Strict):
     switch_ms: dict[str, dict[str, float]] = Field(default_factory=dict)
     # how long a batch that starts beside running ones has the device to itself (0: none)
     wake_slice_ms: NonNegativeFloat | None = None
-    # the same for batches whose thread slept long (open loop); it replaces wake_slice_ms there
+    # how a woken batch shares the core, fit on the open-loop replay; the device draws it instead of wake_slice_ms
     wake_law: WakeLaw | None = None
 
     def slowdown(self, victim: str, neighbour: str) -> float:
