@@ -42,9 +42,11 @@ SHARING = np.arange(0.80, 1.501, 0.01)
 
 
 def replay_batches(requests: pd.DataFrame) -> pd.DataFrame:
-    """The traced replay's batches: model, size, start and end (s), by start."""
+    """The batches of traced requests (the columns of ``validate``'s requests CSV, and
+    ``host`` where there is one): model, size, start and end (s), by start."""
     traced = requests.dropna(subset=["compute_start_s", "compute_end_s"])
-    batches = traced.groupby(["model", "compute_start_s", "compute_end_s"]).size().reset_index(name="size")
+    keys = [key for key in ("host", "model") if key in traced.columns]
+    batches = traced.groupby([*keys, "compute_start_s", "compute_end_s"]).size().reset_index(name="size")
     batches = batches.rename(columns={"compute_start_s": "start", "compute_end_s": "end"})
     return batches.sort_values("start", kind="stable").reset_index(drop=True)
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from perseus.metrics import Window
-from perseus.profile.wakeup import device_joins
+from perseus.profile.wakeup import device_joins, replay_batches
 from perseus.sim.trace import RequestTable, SimTrace
 
 LATENCY_ERRORS = ("mean", "p50", "p95", "p99")
@@ -67,10 +67,9 @@ def traced_batches(table: RequestTable, window: Window) -> pd.DataFrame:
     model, size, start and end (s)."""
     if table.start_s is None or table.end_s is None:
         return pd.DataFrame(columns=["host", "model", "size", "start", "end"])
-    frame = pd.DataFrame({"host": table.host, "model": np.asarray(table.models)[table.model],
-                          "start": table.start_s, "end": table.end_s}).dropna()
-    frame = frame[(frame["start"] >= window.start_s) & (frame["start"] < window.end_s)]
-    return frame.groupby(["host", "model", "start", "end"]).size().reset_index(name="size")
+    batches = replay_batches(pd.DataFrame({"host": table.host, "model": np.asarray(table.models)[table.model],
+                                           "compute_start_s": table.start_s, "compute_end_s": table.end_s}))
+    return batches[(batches["start"] >= window.start_s) & (batches["start"] < window.end_s)]
 
 
 def simulated_batches(trace: SimTrace, window: Window) -> pd.DataFrame:
