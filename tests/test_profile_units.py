@@ -10,6 +10,7 @@ from perseus.config.profile import ColdStart, WakeLaw
 from perseus.config.scenario import ModelConfig
 from perseus.profile.frontend import (MIN_REQUESTS, front_end_by_core, poisson_schedule, quietest_part, replay_rates,
                                      replay_schedule)
+from perseus.profile.loadgen import request_front_end_ms
 from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.plan import FULL, QUICK, points
 from perseus.profile.rawtable import COLUMNS
@@ -17,6 +18,7 @@ from perseus.profile.stability import is_stable
 from perseus.profile.summary import (curve_item_ms, interference_matrix, model_profiles, switch_matrix, unsteady_points,
                                      wake_slice_ms)
 from perseus.profile.wakeup import MIN_JOINS, fit_wake_law, replay_joins
+from perseus.triton.client import ComputeStats
 from sim_helpers import one_host, poisson, profile
 
 
@@ -239,6 +241,17 @@ def test_wake_slice_and_slowdown_fitted_across_batch_sizes():
     short.loc[(short["phase"] == "interference") & (short["model"] == "a") & (short["batch_size"] == 1),
               "server_batch_ms"] = 1.3
     assert interference_matrix(short, 1.5)["a"]["b"] == pytest.approx((30.8 - 1.5) / (16.0 - 1.5), abs=1e-4)
+
+
+def test_a_requests_front_end_needs_a_statistics_difference_of_that_one_request():
+    """Triton counts a request after sending its response: a snapshot can miss it, and the
+    next difference then holds two requests' server time (a negative front end)."""
+    def delta(requests: int, success_ms: float) -> ComputeStats:
+        return ComputeStats(requests, requests, int(success_ms * 1e6), 0, 0, {})
+
+    assert request_front_end_ms(3.0, delta(1, 2.0)) == pytest.approx(1.0)
+    assert request_front_end_ms(3.0, delta(0, 0.0)) is None
+    assert request_front_end_ms(3.0, delta(2, 4.0)) is None
 
 
 def test_a_traced_host_replays_for_the_front_end_instead_of_busy_points():

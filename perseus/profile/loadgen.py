@@ -10,6 +10,10 @@ busy meanwhile, for interference measurements.
 With a think time, one client can also take a snapshot after every request, in its think
 time: the difference to the previous one is that request's own server time, and its
 client latency less that is its front end (client, network, the server's front end).
+Triton reports a request's statistics after it has sent the response, so a snapshot taken
+as the response arrives can miss the request, and the next one then holds two: only a
+difference of exactly one request gives a front end (:func:`request_front_end_ms`). A CI
+run on 2026-12-06 that took every difference read a window's mean front end at -0.30 ms.
 """
 
 from __future__ import annotations
@@ -47,6 +51,13 @@ class Window:
 def random_batch(shape: tuple[int, ...], batch_size: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.random((batch_size, *shape), dtype=np.float32)
+
+
+def request_front_end_ms(latency_ms: float, delta: ComputeStats) -> float | None:
+    """A request's front end: its client latency less its server time, where the
+    statistics difference ``delta`` since the previous snapshot counts exactly that one
+    request (None where it counts none or more than one)."""
+    return latency_ms - delta.success_ns / 1e6 if delta.requests == 1 else None
 
 
 class LoadGenerator:
@@ -109,7 +120,9 @@ class LoadGenerator:
                         done.set()
                 if per_request:
                     current = client.statistics(model)
-                    front_end.append(latencies[-1] - current.minus(previous).success_ns / 1e6)
+                    front = request_front_end_ms(latencies[-1], current.minus(previous))
+                    if front is not None:
+                        front_end.append(front)
                     previous = current
                 if think_s and not done.is_set():
                     time.sleep(max(think_s - (time.perf_counter() - now), 0.0))
