@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from perseus.config.profile import load_profile
+from perseus.profile.ingress import fit_arrival_work
 from perseus.profile.wakeup import fit_wake_law, replay_joins
 from perseus.triton.server import EmbeddedServer
 from triton_helpers import TEST_RESOLUTION, hosts_file, run_cli, start_cli, tritonserver_pids
@@ -93,8 +94,9 @@ def test_one_core_interference(quick_profile):
     # a batch that joins a busy core first has it for a scheduler slice: about 1 ms here
     assert profile.wake_slice_ms is not None and 0.0 <= profile.wake_slice_ms < 5.0
     # the open-loop replay's joins give the wake law (67 of them in a quick profile here)
-    joins = replay_joins(pd.read_csv(quick_profile.with_suffix(".frontend.csv")), profile.interference)
-    assert profile.wake_law == fit_wake_law(joins)
+    replay = pd.read_csv(quick_profile.with_suffix(".frontend.csv"))
+    assert profile.wake_law == fit_wake_law(replay_joins(replay, profile.interference))
+    assert profile.arrival_work_ms == fit_arrival_work(replay)   # the same replay's lone batches
     if profile.wake_law is not None:
         assert 0.0 < profile.wake_law.preempt < 1.0 and profile.wake_law.slice_ms > 0.0, profile.wake_law
     raw = pd.read_csv(quick_profile.with_suffix(".csv"))

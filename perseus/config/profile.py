@@ -192,6 +192,9 @@ class Profile(_Strict):
     wake_slice_ms: NonNegativeFloat | None = None
     # how a woken batch shares the core, fit on the open-loop replay; the device draws it instead of wake_slice_ms
     wake_law: WakeLaw | None = None
+    # core time the front end takes from the running batches for each request received, fit on the
+    # open-loop replay; the device pauses for it at each arrival (perseus.sim.ingress)
+    arrival_work_ms: NonNegativeFloat | None = None
 
     def slowdown(self, victim: str, neighbour: str) -> float:
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""

@@ -66,6 +66,10 @@ that moved the same rows little (the README has both). Assumptions: the law is t
 host's, the same for every model, batch size and partner; the slice is fixed (the joins
 it was fit on fall into two modes, with few between).
 
+A profile with ``arrival_work_ms`` also pauses the device for the front end's work on
+each request the host receives (:mod:`perseus.sim.ingress`): work then counts in
+progress time, wall time less the pauses.
+
 A batch that starts on an empty device after a batch of another model ran last carries
 that model switch's extra work (``Profile.switch_ms``: the other model's data displaced
 its own from the caches); one that starts beside running batches pays the interference
@@ -79,11 +83,13 @@ remembers which model ran last (``last``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from perseus.config.profile import Profile
 from perseus.sim.batcher import INF
+from perseus.sim.ingress import ArrivalPauses
 from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
 
 
@@ -150,6 +156,8 @@ class SharedDevice:
 
     def __init__(self, table: SlowdownTable) -> None:
         self.table = table
+        self.pauses: ArrivalPauses | None = None   # the front end's (None: batches own the device)
+        self.done_at = _unpaused                   # (now, work) -> when work begun now is done
         self.running: list[RunningBatch] = []
         self.counts = [0] * len(table.same)   # running batches per local model
         self.updated = 0.0
@@ -165,9 +173,20 @@ class SharedDevice:
         decay = math.exp(-(now - self.heat_since) / HEAT_MEMORY_S)
         return 1.0 - (1.0 - self.heat) * decay if self.running else self.heat * decay
 
+    def pause_for(self, pauses: ArrivalPauses) -> None:
+        """Let the front end pause the device for the arrivals known before the run."""
+        self.pauses, self.done_at = pauses, pauses.wall
+
+    def receive(self, now: float) -> None:
+        """A request routed at ``now`` took the front end's work from the running batches
+        (:mod:`perseus.sim.ingress`); new rates are due."""
+        self.advance(now)
+        for batch in self.running:
+            batch.remaining += self.pauses.work * batch.rate
+
     def advance(self, now: float) -> None:
         """Consume the work done since the last update."""
-        elapsed = now - self.updated
+        elapsed = self.pauses.progress(self.updated, now) if self.pauses else now - self.updated
         if elapsed > 0.0:
             for batch in self.running:
                 batch.remaining -= batch.rate * elapsed
@@ -204,12 +223,13 @@ class SharedDevice:
         if table.slice_s:
             holder = _slice_holder(running, now)
             if holder is not None:
-                return _run_alone(holder, running, now)
+                return _run_alone(holder, running, now, self.done_at)
         soonest = INF
+        end = self.done_at
         if len(running) == 1 or table.independent:
             for b in running:
                 b.rate = 1.0
-                b.finish_at = now + b.remaining
+                b.finish_at = end(now, b.remaining)
                 if b.finish_at < soonest:
                     soonest = b.finish_at
             return soonest
@@ -221,7 +241,7 @@ class SharedDevice:
                 if count:
                     slow += count * term
             b.rate = 1.0 / slow
-            b.finish_at = now + b.remaining * slow
+            b.finish_at = end(now, b.remaining * slow)
             if b.finish_at < soonest:
                 soonest = b.finish_at
         return soonest
@@ -236,11 +256,17 @@ def _slice_holder(running: list[RunningBatch], now: float) -> RunningBatch | Non
     return holder
 
 
-def _run_alone(holder: RunningBatch, running: list[RunningBatch], now: float) -> float:
+def _run_alone(holder: RunningBatch, running: list[RunningBatch], now: float,
+               end: Callable[[float, float], float]) -> float:
     """Rates while ``holder`` runs out its wake slice: it alone progresses."""
     for b in running:
         b.rate = 0.0
         b.finish_at = INF
     holder.rate = 1.0
-    holder.finish_at = now + holder.remaining
+    holder.finish_at = end(now, holder.remaining)
     return min(holder.finish_at, holder.slice_end)
+
+
+def _unpaused(now: float, work: float) -> float:
+    """When ``work`` begun at ``now`` is done on a device nothing pauses."""
+    return now + work

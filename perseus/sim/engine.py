@@ -38,6 +38,7 @@ from perseus.config.scenario import HostPlacement, RouterKind
 from perseus.sim.batcher import INF, BatchPolicy, DynamicBatcher
 from perseus.sim.device import RunningBatch, SharedDevice, SlowdownTable
 from perseus.sim.frontend import core_states
+from perseus.sim.ingress import ArrivalPauses
 from perseus.sim.router import least_outstanding, static_assignment
 from perseus.sim.service import ServiceTime
 from perseus.sim.trace import BatchTable, RequestTable, SimTrace
@@ -127,12 +128,15 @@ class Engine:
         self.queues: list[ModelQueue] = []
         self.replicas: dict[int, list[tuple[Host, BatchPolicy, ServiceTime, int]]] = {}
         self.wake_slice_s: list[float] = []
+        self.arrival_work_s: list[float] = []
         for h, (placement, group) in enumerate(zip(hosts, groups)):
             self._add_host(h, self.envs[group], placement, profiles[placement.host_type], seed)
         for m, name in enumerate(self.models):
             if m in self.replicas:
                 self._route(m, routers.get(name, "least_outstanding"), model_stream(seed, name, 2))
-        for host in self.hosts:
+        for host, work_s in zip(self.hosts, self.arrival_work_s):
+            if work_s:
+                host.device.pause_for(ArrivalPauses(work_s, np.concatenate([q.times for q in host.queues])))
             self._schedule(host, min(q.wake for q in host.queues))
 
     # --- building ------------------------------------------------------------------------
@@ -144,6 +148,7 @@ class Engine:
         host = Host(h, env, names, SharedDevice(table))
         self.hosts.append(host)
         self.wake_slice_s.append((profile.wake_slice_ms or 0.0) / 1e3)   # classifies front ends
+        self.arrival_work_s.append((profile.arrival_work_ms or 0.0) / 1e3)   # pauses the device
         for name, config in placement.models.items():
             lag_ms = profile.models[name].queue_delay_lag_ms or 0.0
             policy = BatchPolicy.of(config, lag_ms / 1e3)
@@ -229,6 +234,8 @@ class Engine:
     def _admit(self, q: ModelQueue, m: int, i: int, now: float) -> None:
         host = q.host
         self.host_of[m][i] = host.index
+        if host.device.pauses:
+            self._pause(host, now)
         if not q.push(now, i):
             self.rejected[m][i] = True
             return
@@ -238,6 +245,15 @@ class Engine:
                 self._schedule(host, self._step(host, now))
             elif q.wake < host.pending:
                 self._schedule(host, q.wake)
+
+    def _pause(self, host: Host, now: float) -> None:
+        """A request routed at ``now`` paused its host's device (:mod:`perseus.sim.ingress`):
+        its running batches end later."""
+        device = host.device
+        device.receive(now)
+        if device.running:
+            host.next_end = device.rerate(now)
+            self._schedule(host, min(host.next_end, *(q.wake for q in host.queues)))
 
     # --- a host at one moment ---------------------------------------------------------------
 
