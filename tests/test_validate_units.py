@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,9 @@ from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
 from perseus.config.scenario import ModelConfig
-from perseus.validate.compare import (batch_of_one_ms, mean_stages, simulated_batch_ms, simulated_batches, simulated_histogram,
-                                     stage_summary, traced_batches, union_length)
+from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, mean_stages, simulated_batch_ms,
+                                     simulated_batches, simulated_histogram, stage_summary, traced_batches,
+                                     union_length)
 from perseus.validate.observe import ServerView, merged
 from perseus.validate.speed import SPEED_NUDGE, ReplaySpeed, at_speeds, compute_ratio, nudged, replay_speed, sensitivity
 from perseus.workload import scenario_arrivals
@@ -191,3 +193,13 @@ def test_batches_of_one_are_told_apart_alone_and_joining_another_model():
     assert set(ones) == {"a"} and ones["a"]["alone"]["n"] == 1 and ones["a"]["joined"]["n"] == 2
     assert ones["a"]["alone"]["p50"] == pytest.approx(10.0) and ones["a"]["joined"]["p50"] == pytest.approx(20.0)
     assert batch_of_one_ms([batches[batches["start"] > 0.3]])["a"] == {"alone": ones["a"]["alone"]}
+
+
+def test_the_work_per_arrival_is_fit_on_each_run_and_host_of_a_placement():
+    """Two runs of the same arrivals, each host's batches on their own: the simulator's
+    pauses are read back; an untraced run gives none."""
+    prof = profile({"a": {1: 5.0}})
+    prof.arrival_work_ms = 0.4
+    runs = [one_host(prof, {"a": ModelConfig()}, {"a": poisson(60, 3000, seed)}).requests for seed in (1, 2)]
+    assert arrival_work_ms(runs) == pytest.approx(0.4, abs=0.02)
+    assert arrival_work_ms([replace(runs[0], start_s=None)]) is None

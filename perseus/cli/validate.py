@@ -169,7 +169,13 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
     util = result["host_utilization"]
     table.add_row("host utilisation", " ".join(f"{u:.0%}" for u in util["measured"]),
                   " ".join(f"{u:.0%}" for u in util["simulated"]))
+    work = result.get("arrival_work_ms") or {}
+    table.add_row("lone batch ms longer per arrival", _work(work.get("measured")), _work(work.get("simulated")))
     return table
+
+
+def _work(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms:.3f}"
 
 
 def _stage(stages: dict[str, dict[str, float]] | None, stage: str) -> str:

@@ -1,6 +1,8 @@
 """How far the simulation was from the live run: errors, batch sizes, stages, utilisation,
-and how long a batch of one took alone and when it joined another model's running batch
-(:mod:`perseus.profile.wakeup`: where the interference model is off, this shows it).
+how long a batch of one took alone and when it joined another model's running batch
+(:mod:`perseus.profile.wakeup`: where the interference model is off, this shows it), and
+how much longer a lone batch ran per request arriving during it
+(:mod:`perseus.profile.ingress`: the front end's work on the core).
 
 Stages split each request's latency, the same way for a live and a simulated request:
 ``queue`` from the server receiving it to its batch starting (the batcher's delay, waiting
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from perseus.metrics import Window
+from perseus.profile.ingress import fit_arrival_work
 from perseus.profile.wakeup import device_joins, replay_batches
 from perseus.sim.trace import RequestTable, SimTrace
 
@@ -101,6 +104,17 @@ def batch_of_one_ms(runs: list[pd.DataFrame]) -> dict[str, dict[str, dict[str, f
             result.setdefault(str(model), {})[kind] = {"p5": float(p5), "p50": float(p50), "p95": float(p95),
                                                        "n": int(len(ms))}
     return result
+
+
+def arrival_work_ms(tables: list[RequestTable]) -> float | None:
+    """The front end's work per arrival (:func:`perseus.profile.ingress.fit_arrival_work`)
+    fit on the traced requests of ``tables`` (runs of one placement, each host of each run
+    on its own); None where they were not traced or too few batches had arrivals."""
+    frames = [pd.DataFrame({"host": [f"{run}/{h}" for h in table.host], "model": np.asarray(table.models)[table.model],
+                            "received_s": table.arrival_s if table.received_s is None else table.received_s,
+                            "compute_start_s": table.start_s, "compute_end_s": table.end_s})
+              for run, table in enumerate(tables) if table.start_s is not None and table.end_s is not None]
+    return fit_arrival_work(pd.concat(frames, ignore_index=True)) if frames else None
 
 
 def worst_p99_error(placements: dict[str, Any]) -> float:
