@@ -21,7 +21,7 @@ host (2026-12-06), lone batches with 0 / 1 / 2 / 3 such arrivals took, at the me
 this much longer than their group's median over the whole replay:
 -0.05 / +0.39 / +0.83 ms (shared Poisson, 7,333 batches), -0.06 / +0.26 / +0.46 / +0.74
 (shared Gamma), -0.16 / +0.34 / +0.52 / +1.35 (ResNet-18 alone, Poisson): over the
-batches with none, a steady 0.26-0.50 ms per request (of either model), 2-8% of a batch
+batches with none, a steady 0.26-0.50 ms per request (of either model), 1.5-8% of a batch
 there. Fit as below on the 54 replays of four such runs: 0.05-0.43 ms, median 0.23.
 
 Assumptions: the work is the host's, the same for every request, model and batch size;
