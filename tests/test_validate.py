@@ -67,6 +67,8 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     assert live["queue"]["p95"] >= 2.0 - 0.05 and sim["queue"]["p95"] >= 2.0 - 1e-6   # the 2 ms batcher delay
     assert 0 < live["front_end"]["mean"] < live["compute"]["mean"] + live["queue"]["mean"]
     assert "front end ms" in result.stdout
+    work = data["placements"]["one"]["arrival_work_ms"]   # fit alike on the traces and the simulated run
+    assert set(work) == {"measured", "simulated"} and "longer per arrival" in result.stdout
     requests = pd.read_csv(out.with_suffix(".requests.csv"))
     assert len(requests) == sum(1 for _ in requests.itertuples()) and requests["ok"].all()
     assert set(requests.columns) >= {"model", "sent_s", "latency_ms", "ok"} and (requests.replay == 1).all()
