@@ -37,7 +37,7 @@ from perseus.profile.wakeup import replay_batches
 
 EARLY = 0.8
 NEIGHBOURS = 21
-MIN_GROUP = 20        # lone batches of one model and size, for its median and window
+MIN_GROUP = 20        # lone batches of one model and size, for its window and its neighbours
 MIN_WITH_ARRIVALS = 30
 
 
