@@ -6,7 +6,8 @@ the very same arrivals) and prints, per case and model, the range of each measur
 percentile over the runs and the mean absolute relative difference between any two
 runs. Where that difference is above a fidelity target, no simulator can meet the
 target against every run on that machine. A folder kept with ``--repeat N`` counts as N
-runs (its replays, one after another), so one such folder is enough.
+runs (its replays, one after another), so one such folder is enough. ``validate --repeat
+N`` reports the same figure for its own replays (``replay_spread``).
 
     python bench/live_spread.py DIR [DIR ...]
 """
@@ -14,13 +15,12 @@ runs (its replays, one after another), so one such folder is enough.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 from pathlib import Path
 
 import numpy as np
 
-KEYS = ("p50", "p95", "p99")
+from perseus.validate.compare import SPREAD_KEYS, replay_spread
 
 
 def measured(folder: Path) -> list[dict[tuple[str, str], np.ndarray]]:
@@ -32,7 +32,7 @@ def measured(folder: Path) -> list[dict[tuple[str, str], np.ndarray]]:
                 replays = [r["latency_ms"] for r in entry.get("replays", [])] or [entry["measured"]["latency_ms"]]
                 result += [{} for _ in range(len(replays) - len(result))]
                 for run, latency in zip(result, replays):
-                    run[path.stem, model] = np.array([latency[k] for k in KEYS])
+                    run[path.stem, model] = np.array([latency[k] for k in SPREAD_KEYS])
     return result
 
 
@@ -46,10 +46,11 @@ def main() -> None:
     differences = []
     for row in rows:
         values = np.array([run[row] for run in runs])
-        pairs = [np.abs(a / b - 1) * 100 for a, b in itertools.combinations(values, 2)]
-        differences += pairs
-        ranges = "  ".join(f"{k} {values[:, i].min():6.1f}-{values[:, i].max():6.1f}" for i, k in enumerate(KEYS))
-        print(f"{row[0]:<16}{row[1]:<14}{ranges}   " + " / ".join(f"{d:4.1f}" for d in np.mean(pairs, axis=0)))
+        spread = replay_spread([dict(zip(SPREAD_KEYS, latency)) for latency in values])
+        differences.append([100 * spread[k] for k in SPREAD_KEYS])
+        ranges = "  ".join(f"{k} {values[:, i].min():6.1f}-{values[:, i].max():6.1f}"
+                           for i, k in enumerate(SPREAD_KEYS))
+        print(f"{row[0]:<16}{row[1]:<14}{ranges}   " + " / ".join(f"{d:4.1f}" for d in differences[-1]))
     print("all rows, mean |difference| between two runs, p50 / p95 / p99 %: "
           + " / ".join(f"{d:.1f}" for d in np.mean(differences, axis=0)))
 

@@ -95,6 +95,9 @@ def test_repeat_compares_the_simulation_with_the_mean_of_the_replays(tmp_path):
     entry = placement["models"]["mobilenet_v2"]
     measured, runs = entry["measured"], entry["replays"]
     assert placement["replays"] == 2 and len(runs) == 2
+    a, b = (run["latency_ms"] for run in runs)   # the two replays of the same arrivals: the noise floor
+    assert entry["replay_spread"] == {key: pytest.approx(abs(a[key] / b[key] - 1)) for key in ("p50", "p95", "p99")}
+    assert "noise floor" in result.stdout
     assert measured["requests"] == entry["simulated"]["requests"]
     for key in ("p50", "p95", "p99"):
         mean = np.mean([run["latency_ms"][key] for run in runs])

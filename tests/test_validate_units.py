@@ -15,9 +15,9 @@ from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
 from perseus.config.scenario import ModelConfig
-from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, mean_stages, simulated_batch_ms,
-                                     simulated_batches, simulated_histogram, stage_summary, traced_batches,
-                                     union_length)
+from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, mean_stages, replay_spread,
+                                     simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
+                                     traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
 from perseus.validate.speed import SPEED_NUDGE, ReplaySpeed, at_speeds, compute_ratio, nudged, replay_speed, sensitivity
 from perseus.workload import scenario_arrivals
@@ -193,6 +193,15 @@ def test_batches_of_one_are_told_apart_alone_and_joining_another_model():
     assert set(ones) == {"a"} and ones["a"]["alone"]["n"] == 1 and ones["a"]["joined"]["n"] == 2
     assert ones["a"]["alone"]["p50"] == pytest.approx(10.0) and ones["a"]["joined"]["p50"] == pytest.approx(20.0)
     assert batch_of_one_ms([batches[batches["start"] > 0.3]])["a"] == {"alone": ones["a"]["alone"]}
+
+
+def test_replays_apart_is_the_mean_over_every_two_replays():
+    runs = [{"p50": 10.0, "p95": 20.0, "p99": 40.0}, {"p50": 10.0, "p95": 25.0, "p99": 40.0},
+            {"p50": 10.0, "p95": 20.0, "p99": 20.0}]
+    spread = replay_spread(runs)   # pairs (1, 2), (1, 3), (2, 3): |a / b - 1|
+    assert spread["p50"] == 0.0
+    assert spread["p95"] == pytest.approx((0.2 + 0.0 + 0.25) / 3) and spread["p99"] == pytest.approx((0 + 1 + 1) / 3)
+    assert replay_spread(runs[:1]) is None
 
 
 def test_the_work_per_arrival_is_fit_on_each_run_and_host_of_a_placement():

@@ -162,6 +162,10 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
         for kind, label in (("alone", "alone"), ("joined", "joining another model's")):
             table.add_row(f"  batch of 1 ms, {label} (p5 p50 p95)", _spread(ones.get("measured"), kind),
                           _spread(ones.get("simulated"), kind))
+        if entry.get("replay_spread"):
+            spread = entry["replay_spread"]
+            table.add_row("  replays apart (p50 p95 p99): the noise floor",
+                          " ".join(f"{100 * spread[key]:.1f}%" for key in ("p50", "p95", "p99")), "")
         stages = entry["stages"]
         for stage in ("front_end", "queue", "compute"):
             table.add_row(f"  {stage.replace('_', ' ')} ms (mean p95)", _stage(stages["measured"], stage),

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -25,6 +27,7 @@ from perseus.profile.wakeup import device_joins, replay_batches
 from perseus.sim.trace import RequestTable, SimTrace
 
 LATENCY_ERRORS = ("mean", "p50", "p95", "p99")
+SPREAD_KEYS = ("p50", "p95", "p99")
 
 
 def relative(simulated: float | None, measured: float | None) -> float | None:
@@ -115,6 +118,18 @@ def arrival_work_ms(tables: list[RequestTable]) -> float | None:
                             "compute_start_s": table.start_s, "compute_end_s": table.end_s})
               for run, table in enumerate(tables) if table.start_s is not None and table.end_s is not None]
     return fit_arrival_work(pd.concat(frames, ignore_index=True)) if frames else None
+
+
+def replay_spread(latencies: list[dict[str, float]]) -> dict[str, float] | None:
+    """How far replays of the same arrivals landed from each other: per percentile of
+    ``SPREAD_KEYS``, the mean over every two replays (earlier ``a``, later ``b``) of
+    ``|a / b - 1|``; an error below it is the machine's noise, not the model's (None with
+    fewer than two replays)."""
+    if len(latencies) < 2:
+        return None
+    pairs = itertools.combinations(latencies, 2)
+    differences = np.array([[abs(a[key] / b[key] - 1.0) for key in SPREAD_KEYS] for a, b in pairs])
+    return {key: float(value) for key, value in zip(SPREAD_KEYS, differences.mean(axis=0))}
 
 
 def worst_p99_error(placements: dict[str, Any]) -> float:

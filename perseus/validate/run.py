@@ -37,9 +37,9 @@ from perseus.metrics import Window, placement_summary
 from perseus.simulation import combine, placements_to_run, simulate_one, window_of
 from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
-from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, mean_stages, model_error, simulated_batch_ms,
-                                     simulated_batches, simulated_histogram, stage_summary, traced_batches,
-                                     union_length)
+from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, mean_stages, model_error, replay_spread,
+                                     simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
+                                     traced_batches, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
 from perseus.validate.speed import ReplaySpeed, nudged, replay_speed, sensitivity
@@ -223,6 +223,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
         }
         if len(replays) > 1:
             models[model]["replays"] = [_replay_errors(model, r, s, a) for r, a in zip(per_replay, at_speed)]
+            models[model]["replay_spread"] = replay_spread([r["models"][model]["latency_ms"] for r in per_replay])
     return {
         "hosts": len(scenario.placements[name]), "cost_per_hour": measured["cost_per_hour"],
         "replays": len(replays),
