@@ -83,7 +83,6 @@ remembers which model ran last (``last``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
@@ -157,7 +156,6 @@ class SharedDevice:
     def __init__(self, table: SlowdownTable) -> None:
         self.table = table
         self.pauses: ArrivalPauses | None = None   # the front end's (None: batches own the device)
-        self.done_at = _unpaused                   # (now, work) -> when work begun now is done
         self.running: list[RunningBatch] = []
         self.counts = [0] * len(table.same)   # running batches per local model
         self.updated = 0.0
@@ -175,7 +173,7 @@ class SharedDevice:
 
     def pause_for(self, pauses: ArrivalPauses) -> None:
         """Let the front end pause the device for the arrivals known before the run."""
-        self.pauses, self.done_at = pauses, pauses.wall
+        self.pauses = pauses
 
     def receive(self, now: float) -> None:
         """A request routed at ``now`` took the front end's work from the running batches
@@ -223,13 +221,13 @@ class SharedDevice:
         if table.slice_s:
             holder = _slice_holder(running, now)
             if holder is not None:
-                return _run_alone(holder, running, now, self.done_at)
+                return _run_alone(holder, running, now, self.pauses)
         soonest = INF
-        end = self.done_at
+        pauses = self.pauses
         if len(running) == 1 or table.independent:
             for b in running:
                 b.rate = 1.0
-                b.finish_at = end(now, b.remaining)
+                b.finish_at = now + b.remaining if pauses is None else pauses.wall(now, b.remaining)
                 if b.finish_at < soonest:
                     soonest = b.finish_at
             return soonest
@@ -241,7 +239,7 @@ class SharedDevice:
                 if count:
                     slow += count * term
             b.rate = 1.0 / slow
-            b.finish_at = end(now, b.remaining * slow)
+            b.finish_at = now + b.remaining * slow if pauses is None else pauses.wall(now, b.remaining * slow)
             if b.finish_at < soonest:
                 soonest = b.finish_at
         return soonest
@@ -256,17 +254,11 @@ def _slice_holder(running: list[RunningBatch], now: float) -> RunningBatch | Non
     return holder
 
 
-def _run_alone(holder: RunningBatch, running: list[RunningBatch], now: float,
-               end: Callable[[float, float], float]) -> float:
+def _run_alone(holder: RunningBatch, running: list[RunningBatch], now: float, pauses: ArrivalPauses | None) -> float:
     """Rates while ``holder`` runs out its wake slice: it alone progresses."""
     for b in running:
         b.rate = 0.0
         b.finish_at = INF
     holder.rate = 1.0
-    holder.finish_at = end(now, holder.remaining)
+    holder.finish_at = now + holder.remaining if pauses is None else pauses.wall(now, holder.remaining)
     return min(holder.finish_at, holder.slice_end)
-
-
-def _unpaused(now: float, work: float) -> float:
-    """When ``work`` begun at ``now`` is done on a device nothing pauses."""
-    return now + work
