@@ -33,7 +33,7 @@ from bisect import bisect_left, bisect_right
 
 import numpy as np
 
-INF = float("inf")
+from perseus.sim.batcher import INF
 
 
 class ArrivalPauses:
