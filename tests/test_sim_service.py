@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perseus.config.profile import ColdStart, ModelProfile, OverheadStats
+from perseus.config.profile import ColdStart, ModelProfile, OverheadStats, Quantiles
 from perseus.config.scenario import ModelConfig
 from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
 from sim_helpers import one_host, profile
@@ -27,6 +27,20 @@ def test_empirical_spread_keeps_the_mean_and_the_quantiles_shape():
     draws = np.array([s.draw(1) for _ in range(40_000)]) * 1e3
     assert draws.mean() == pytest.approx(10.0, rel=0.01)
     assert np.percentile(draws, 95) / np.percentile(draws, 50) == pytest.approx(13.0 / 9.5, rel=0.03)
+
+
+def test_the_hosts_open_loop_spread_replaces_each_sizes_at_every_size():
+    """With ``batch_spread`` every batch size draws the same ratios around its own mean, the
+    closed-loop quantiles of the size ignored."""
+    spread = Quantiles(mean=1.03, p5=0.8, p25=0.93, p50=1.0, p75=1.07, p95=1.4, p99=2.0)
+    curve = {1: {"mean": 10.0, "p50": 10.0, "p95": 10.5}, 4: {"mean": 30.0, "p50": 30.0, "p95": 31.0}}
+    s = ServiceTime(ModelProfile.model_validate({"batch_latency_ms": curve}), np.random.default_rng(4), 8,
+                    spread=spread)
+    for size, mean_ms in ((1, 10.0), (2, 50.0 / 3), (4, 30.0)):
+        draws = np.array([s.draw(size) for _ in range(40_000)]) * 1e3
+        assert draws.mean() == pytest.approx(mean_ms, rel=0.01)
+        quantiles = np.percentile(draws, [5, 95, 99]) / np.percentile(draws, 50)
+        assert quantiles == pytest.approx([0.8, 1.4, 2.0], rel=0.03)
 
 
 def test_exponential_and_lognormal_have_their_spread():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 
@@ -35,9 +35,8 @@ class LatencyStats(_Strict):
     passes: list[PositiveFloat] | None = None   # each pass's mean, where measured in several
 
 
-class OverheadStats(_Strict):
-    """Per-request time outside compute (client, network, server front end), in ms, over
-    ``n`` requests where counted."""
+class Quantiles(_Strict):
+    """A measured spread: its mean and quantiles, over ``n`` samples where counted."""
 
     mean: float = Field(ge=0)
     p5: float | None = None
@@ -48,11 +47,16 @@ class OverheadStats(_Strict):
     p99: float | None = None
     n: int | None = Field(default=None, ge=0)
 
-    def scaled(self, factor: float) -> "OverheadStats":
-        """Every time ``factor`` times as long (the count kept)."""
+    def scaled(self, factor: float) -> Self:
+        """Every value ``factor`` times as large (the count kept)."""
         return self.model_copy(update={key: getattr(self, key) * factor for key in
                                        ("mean", "p5", "p25", "p50", "p75", "p95", "p99")
                                        if getattr(self, key) is not None})
+
+
+class OverheadStats(Quantiles):
+    """Per-request time outside compute (client, network, server front end), in ms, over
+    ``n`` requests where counted."""
 
 
 class LinearFit(_Strict):
@@ -195,6 +199,10 @@ class Profile(_Strict):
     # core time the front end takes from the running batches for each request received, fit on the
     # open-loop replay; the device pauses for it at each arrival (perseus.sim.ingress)
     arrival_work_ms: NonNegativeFloat | None = None
+    # how a lone batch's time spreads around the median of its neighbours in the open-loop
+    # replay (a ratio, pooled over models and sizes); the simulator draws every batch time
+    # from it in place of the closed-loop spread (perseus.profile.spread)
+    batch_spread: Quantiles | None = None
 
     def slowdown(self, victim: str, neighbour: str) -> float:
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""

@@ -153,7 +153,8 @@ class Engine:
             lag_ms = profile.models[name].queue_delay_lag_ms or 0.0
             policy = BatchPolicy.of(config, lag_ms / 1e3)
             service = ServiceTime(profile.models[name], model_stream(seed, f"{name}@{h}", 1), policy.max_batch,
-                                  model_stream(seed, f"{name}@{h}", 3), model_stream(seed, f"{name}@{h}", 4))
+                                  model_stream(seed, f"{name}@{h}", 3), model_stream(seed, f"{name}@{h}", 4),
+                                  profile.batch_spread)
             self.replicas.setdefault(self.models.index(name), []).append((host, policy, service, config.instances))
 
     def _route(self, m: int, kind: RouterKind, rng: np.random.Generator) -> None:

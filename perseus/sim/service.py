@@ -13,7 +13,10 @@ through the two nearest measured points. Its spread follows the profile's
 * ``empirical`` - the measured spread: a piecewise-linear quantile function through the
   measured p50, p95 and p99 (tails extended linearly), rescaled so that its mean is the
   measured mean; with only a standard deviation measured, lognormal with it.
-  Sizes between measured ones use the nearest measured size's shape.
+  Sizes between measured ones use the nearest measured size's shape. Where the profile
+  measured the host's open-loop spread (``Profile.batch_spread``,
+  :mod:`perseus.profile.spread`), every size draws from that instead, through its p5 ...
+  p99 (tails extended linearly), rescaled to the size's mean.
 
 Cold start (``cold_start``, measured at batch 1 after think times, model alone): each
 measured think time is a steady duty cycle, ``compute / (compute + rest)``, the share of
@@ -108,12 +111,14 @@ from bisect import bisect_right
 import numpy as np
 from scipy.special import ndtri
 
-from perseus.config.profile import ColdStart, LatencyStats, ModelProfile, OverheadStats
+from perseus.config.profile import ColdStart, LatencyStats, ModelProfile, Quantiles
 from perseus.sim.frontend import BUSY, CORE_STATES, WAKING
 
 _CHUNK = 4096
+Shape = tuple[tuple[float, ...], tuple[float, ...]]   # quantile levels and values, mean one
 HEAT_MEMORY_S = 10.0   # time constant of a host's heat (see the module docstring)
 _KNOTS = np.array([0.0, 0.5, 0.95, 0.99, 1.0])
+_FINE_KNOTS = np.array([0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0])
 _Z95 = 1.6448536269514722
 
 
@@ -121,7 +126,8 @@ class ServiceTime:
     """Draws solo batch times (seconds) for one model on one host type."""
 
     def __init__(self, profile: ModelProfile, rng: np.random.Generator, max_batch: int,
-                 front_rng: np.random.Generator | None = None, slice_rng: np.random.Generator | None = None) -> None:
+                 front_rng: np.random.Generator | None = None, slice_rng: np.random.Generator | None = None,
+                 spread: Quantiles | None = None) -> None:
         self.kind = profile.service_time_kind()
         self.rng = rng
         self.front_rng = front_rng
@@ -138,7 +144,7 @@ class ServiceTime:
         self._cold_overhead_s = [o / 1e3 for o in cold.overhead_ms] if cold else [0.0]
         self._duty, self._cold_factor = cold_factor_by_duty(cold)
         self._cold_share = _cold_share_by_size(profile, sizes, max_batch)
-        shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)]) for k in range(max_batch + 1)]
+        shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)], spread) for k in range(max_batch + 1)]
         distinct = sorted(set(shapes))
         self._shape_of = [distinct.index(s) for s in shapes]
         self._shapes = distinct
@@ -220,16 +226,17 @@ class ServiceTime:
             spread = np.where(np.isin(states, (BUSY, WAKING)), np.interp(u, _KNOTS, self._busy_front), spread)
         return mean_s * spread
 
-    def _standard(self, shape: tuple[float, ...]) -> list[float]:
+    def _standard(self, shape: Shape) -> list[float]:
         """A chunk of variates with mean one and the given shape."""
         u = self.rng.random(_CHUNK)
         if self.kind == "exponential":
             return _unit_exponentials(u)
-        if len(shape) == 1:   # lognormal with this sigma
-            sigma = shape[0]
+        levels, values = shape
+        if not levels:   # lognormal with this sigma
+            sigma = values[0]
             z = ndtri(np.clip(u, 1e-12, 1 - 1e-12))
             return np.exp(sigma * z - sigma * sigma / 2).tolist()
-        return np.interp(u, _KNOTS, shape).tolist()
+        return np.interp(u, levels, values).tolist()
 
 
 def _unit_exponentials(u: np.ndarray) -> list[float]:
@@ -288,20 +295,22 @@ def overhead_ms(profile: ModelProfile, k: int) -> float:
     return float(np.interp(k, sizes, [profile.overhead_ms[s].mean for s in sizes]))
 
 
-def _shape(kind: str, stats: LatencyStats) -> tuple[float, ...]:
-    """Spread around a mean of one: ``(sigma,)`` for lognormal, quantile knots for
-    empirical, ``()`` where there is nothing to draw."""
+def _shape(kind: str, stats: LatencyStats, spread: Quantiles | None = None) -> Shape:
+    """Spread around a mean of one, as quantile levels and values: for empirical, the
+    host's open-loop ``spread`` where measured, else the knots through the size's measured
+    quantiles; no levels and ``(sigma,)`` for lognormal; nothing where there is nothing to
+    draw."""
     if kind in ("deterministic", "exponential"):
-        return ()
+        return (), ()
     has_quantiles = stats.p50 is not None and stats.p95 is not None
-    if kind == "lognormal" or not has_quantiles:
-        return (_lognormal_sigma(stats),)
-    values = _knots(stats)
-    mean = _knots_mean(values)
-    return tuple((values / mean).tolist()) if mean > 0 else (0.0,)
+    if kind == "lognormal" or (spread is None and not has_quantiles):
+        return (), (_lognormal_sigma(stats),)
+    levels, values = _quantile_knots(spread) if spread is not None else (_KNOTS, _knots(stats))
+    mean = _knots_mean(levels, values)
+    return (tuple(levels.tolist()), tuple((values / mean).tolist())) if mean > 0 else ((), (0.0,))
 
 
-def _knots(stats: LatencyStats | OverheadStats) -> np.ndarray:
+def _knots(stats: LatencyStats | Quantiles) -> np.ndarray:
     """Quantile knots at :data:`_KNOTS` through the measured p50, p95 and p99, the tails
     extended linearly."""
     assert stats.p50 is not None and stats.p95 is not None
@@ -311,8 +320,9 @@ def _knots(stats: LatencyStats | OverheadStats) -> np.ndarray:
     return np.array([low, p50, p95, p99, p99 + (p99 - p95)])
 
 
-def _knots_mean(values: np.ndarray) -> float:
-    return float(np.sum(np.diff(_KNOTS) * (values[:-1] + values[1:]) / 2))
+def _knots_mean(levels: np.ndarray, values: np.ndarray) -> float:
+    """The mean of the piecewise-linear quantile function through the knots."""
+    return float(np.sum(np.diff(levels) * (values[:-1] + values[1:]) / 2))
 
 
 def _front_end_spreads(profile: ModelProfile) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -321,15 +331,13 @@ def _front_end_spreads(profile: ModelProfile) -> tuple[np.ndarray | None, np.nda
     if alone is None or alone.p50 is None or alone.p95 is None:
         return None, None
     values = _knots(alone)
-    mean = _knots_mean(values)
+    mean = _knots_mean(_KNOTS, values)
     if mean <= 0:
         return None, None
     if busy is None or busy.p50 is None or busy.p95 is None:
         return values / mean, None
     return values / mean, _knots(busy) / mean
 
-
-_FINE_KNOTS = np.array([0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0])
 
 
 def _by_core_knots(profile: ModelProfile) -> list[tuple[np.ndarray, np.ndarray]] | None:
@@ -338,19 +346,21 @@ def _by_core_knots(profile: ModelProfile) -> list[tuple[np.ndarray, np.ndarray]]
     measured = profile.front_end_by_core_ms
     if not measured or "idle" not in measured:
         return None
-    return [_front_end_knots(measured.get(state, measured["idle"])) for state in CORE_STATES]
+    knots = [_quantile_knots(measured.get(state, measured["idle"])) for state in CORE_STATES]
+    return [(levels, values / 1e3) for levels, values in knots]
 
 
-def _front_end_knots(stats: OverheadStats) -> tuple[np.ndarray, np.ndarray]:
-    """Levels and values (s) through the measured quantiles, the tails extended linearly."""
+def _quantile_knots(stats: Quantiles) -> tuple[np.ndarray, np.ndarray]:
+    """Levels and values (in the unit of ``stats``) through the measured quantiles, the
+    tails extended linearly."""
     if None in (stats.p5, stats.p25, stats.p50, stats.p75, stats.p95, stats.p99):
         if stats.p50 is None or stats.p95 is None:
-            return np.array([0.0, 1.0]), np.array([stats.mean, stats.mean]) / 1e3
-        return _KNOTS, _knots(stats) / 1e3
+            return np.array([0.0, 1.0]), np.array([stats.mean, stats.mean])
+        return _KNOTS, _knots(stats)
     p = [stats.p5, stats.p25, stats.p50, stats.p75, stats.p95, stats.p99]
     low = max(p[0] - (p[1] - p[0]) / 4, 0.0)
     high = p[-1] + (p[-1] - p[-2])
-    return _FINE_KNOTS, np.maximum.accumulate(np.array([low, *p, high])) / 1e3
+    return _FINE_KNOTS, np.maximum.accumulate(np.array([low, *p, high]))
 
 
 def _lognormal_sigma(stats: LatencyStats) -> float:
