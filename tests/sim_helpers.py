@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from perseus.config.profile import Profile
 from perseus.config.scenario import HostPlacement, ModelConfig
@@ -29,3 +30,12 @@ def one_host(prof: Profile, configs: dict[str, ModelConfig], arrivals: dict[str,
 
 def poisson(rate: float, count: int, seed: int) -> np.ndarray:
     return np.cumsum(np.random.default_rng(seed).exponential(1.0 / rate, count))
+
+
+def traced(prof: Profile, arrivals: np.ndarray, batch_size: int = 1) -> pd.DataFrame:
+    """A simulated replay of model ``a`` alone on a host, its requests in the columns of
+    Triton's traces (``validate``'s requests CSV)."""
+    config = ModelConfig(max_batch_size=batch_size, max_queue_delay_ms=0.0) if batch_size > 1 else ModelConfig()
+    trace = one_host(prof, {"a": config}, {"a": arrivals}).requests
+    return pd.DataFrame({"model": "a", "host": "h", "received_s": trace.arrival_s, "compute_start_s": trace.start_s,
+                         "compute_end_s": trace.end_s})

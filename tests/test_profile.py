@@ -12,6 +12,7 @@ import yaml
 
 from perseus.config.profile import load_profile
 from perseus.profile.ingress import fit_arrival_work
+from perseus.profile.spread import fit_batch_spread
 from perseus.profile.wakeup import fit_wake_law, replay_joins
 from perseus.triton.server import EmbeddedServer
 from triton_helpers import TEST_RESOLUTION, hosts_file, run_cli, start_cli, tritonserver_pids
@@ -97,6 +98,9 @@ def test_one_core_interference(quick_profile):
     replay = pd.read_csv(quick_profile.with_suffix(".frontend.csv"))
     assert profile.wake_law == fit_wake_law(replay_joins(replay, profile.interference))
     assert profile.arrival_work_ms == fit_arrival_work(replay)   # the same replay's lone batches
+    assert profile.batch_spread == fit_batch_spread(replay, profile.arrival_work_ms or 0.0)
+    if profile.batch_spread is not None:   # ratios to the neighbours' median
+        assert profile.batch_spread.p5 < 1.0 < profile.batch_spread.p95, profile.batch_spread
     if profile.wake_law is not None:
         assert 0.0 < profile.wake_law.preempt < 1.0 and profile.wake_law.slice_ms > 0.0, profile.wake_law
     raw = pd.read_csv(quick_profile.with_suffix(".csv"))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from perseus.config.scenario import ModelConfig
 from perseus.profile.ingress import fit_arrival_work
 from perseus.sim.ingress import ArrivalPauses
-from sim_helpers import one_host, poisson, profile
+from sim_helpers import one_host, poisson, profile, traced
 
 
 def paused_profile(batch_ms: float, work_ms: float):
@@ -57,24 +57,22 @@ def test_pauses_only_delay_and_keep_every_request(work_ms, gaps):
     assert plain.host_busy_s[0] - 1e-9 <= paused.host_busy_s[0] <= plain.host_busy_s[0] + len(gaps) * work_ms / 1e3 + 1e-9
 
 
-def traced(batch_ms: float, work_ms: float, arrivals: np.ndarray) -> pd.DataFrame:
+def paused_replay(batch_ms: float, work_ms: float, arrivals: np.ndarray) -> pd.DataFrame:
     """A simulated replay's requests in the columns of Triton's traces."""
-    trace = one_host(paused_profile(batch_ms, work_ms), {"a": ModelConfig()}, {"a": arrivals}).requests
-    return pd.DataFrame({"model": "a", "host": "h", "received_s": trace.arrival_s, "compute_start_s": trace.start_s,
-                         "compute_end_s": trace.end_s})
+    return traced(paused_profile(batch_ms, work_ms), arrivals)
 
 
 def test_the_profilers_fit_recovers_the_simulated_work():
     """The fit reads what the device does: lone batches, longer by the work per arrival."""
     arrivals = poisson(60, 6000, 3)
-    assert fit_arrival_work(traced(5.0, 0.4, arrivals)) == pytest.approx(0.4, abs=0.02)
-    assert fit_arrival_work(traced(5.0, 0.0, arrivals)) == 0.0
-    assert fit_arrival_work(traced(5.0, 0.4, arrivals).iloc[:50]) is None   # too few batches with arrivals
+    assert fit_arrival_work(paused_replay(5.0, 0.4, arrivals)) == pytest.approx(0.4, abs=0.02)
+    assert fit_arrival_work(paused_replay(5.0, 0.0, arrivals)) == 0.0
+    assert fit_arrival_work(paused_replay(5.0, 0.4, arrivals).iloc[:50]) is None   # too few batches with arrivals
 
 
 def test_the_fit_compares_a_batch_with_its_neighbours_as_the_core_drifts():
     """A replay's busy half computes faster than its quiet half (the profile's replay at
     two utilisations): against one median over the whole replay, batches with arrivals
     would look short."""
-    busy, quiet = traced(5.0, 0.4, poisson(120, 4000, 5)), traced(6.0, 0.4, 40.0 + poisson(20, 1000, 6))
+    busy, quiet = paused_replay(5.0, 0.4, poisson(120, 4000, 5)), paused_replay(6.0, 0.4, 40.0 + poisson(20, 1000, 6))
     assert fit_arrival_work(pd.concat([busy, quiet], ignore_index=True)) == pytest.approx(0.4, abs=0.05)

@@ -41,9 +41,11 @@ MIN_GROUP = 20        # lone batches of one model and size, for its window and i
 MIN_WITH_ARRIVALS = 30
 
 
-def lone_batch_arrivals(requests: pd.DataFrame) -> pd.DataFrame:
+def lone_batches(requests: pd.DataFrame) -> pd.DataFrame:
     """Per lone batch of the traced ``requests`` (``validate``'s requests CSV columns) in a
-    group of at least ``MIN_GROUP``: ``excess_ms`` and ``arrivals`` (module docstring)."""
+    group of at least ``MIN_GROUP`` (module docstring): its duration ``ms``, the median
+    ``local_ms`` of the ``NEIGHBOURS`` batches of its group around it, its ``arrivals`` in
+    the early window, and the requests received while it ran (``during``)."""
     rows = []
     keyed = requests.groupby("host") if "host" in requests.columns else [("", requests)]
     for _, host_requests in keyed:
@@ -54,12 +56,17 @@ def lone_batch_arrivals(requests: pd.DataFrame) -> pd.DataFrame:
         for _, group in batches.assign(ms=durations).groupby(["model", "size"]):
             if len(group) < MIN_GROUP:
                 continue
-            early = group["start"].to_numpy() + EARLY * np.percentile(group["ms"], 5) / 1e3
-            arrivals = (np.searchsorted(received, early, side="left")
-                        - np.searchsorted(received, group["start"].to_numpy(), side="right"))
-            local = group["ms"].rolling(NEIGHBOURS, center=True, min_periods=1).median()
-            rows.append(pd.DataFrame({"excess_ms": group["ms"] - local, "arrivals": arrivals}))
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["excess_ms", "arrivals"])
+            start = group["start"].to_numpy()
+            early = start + EARLY * np.percentile(group["ms"], 5) / 1e3
+            opened = np.searchsorted(received, start, side="right")
+            rows.append(pd.DataFrame({
+                "ms": group["ms"].to_numpy(),
+                "local_ms": group["ms"].rolling(NEIGHBOURS, center=True, min_periods=1).median().to_numpy(),
+                "arrivals": np.searchsorted(received, early, side="left") - opened,
+                "during": np.searchsorted(received, group["end"].to_numpy(), side="left") - opened,
+            }))
+    columns = ["ms", "local_ms", "arrivals", "during"]
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 
 def _lone(start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -72,7 +79,8 @@ def _lone(start: np.ndarray, end: np.ndarray) -> np.ndarray:
 def fit_arrival_work(requests: pd.DataFrame) -> float | None:
     """The work per arrival in ms (module docstring); None with fewer than
     ``MIN_WITH_ARRIVALS`` lone batches that had arrivals."""
-    batches = lone_batch_arrivals(requests)
+    batches = lone_batches(requests)
+    batches = batches.assign(excess_ms=batches["ms"] - batches["local_ms"])
     with_arrivals = batches[batches["arrivals"] > 0]
     if len(with_arrivals) < MIN_WITH_ARRIVALS or not (batches["arrivals"] == 0).any():
         return None

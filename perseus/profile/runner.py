@@ -30,6 +30,7 @@ from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
 from perseus.profile.frontend import front_end_by_core, measure_front_end, quietest_part, replay_schedule
 from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.ingress import fit_arrival_work
+from perseus.profile.spread import fit_batch_spread
 from perseus.profile.wakeup import fit_wake_law, replay_joins
 from perseus.profile.rawtable import RawTable, marker_row, window_row
 from perseus.profile.stability import is_stable
@@ -172,8 +173,10 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
         warn(f"the machine's speed moved these points between passes by over {PASS_SPREAD_WARN:.0%}: "
              + "; ".join(unsteady))
     if requests is not None:
+        work_ms = fit_arrival_work(requests)
         profile = profile.model_copy(update={"wake_law": fit_wake_law(replay_joins(requests, profile.interference)),
-                                             "arrival_work_ms": fit_arrival_work(requests)})
+                                             "arrival_work_ms": work_ms,
+                                             "batch_spread": fit_batch_spread(requests, work_ms or 0.0)})
         quiet = quietest_part(settings.replay_utilization, settings.replay_s)
         profile = with_open_loop_factors(profile, open_loop_factors(profile, requests, settings.max_batch_size, quiet))
     save_profile(profile, out)
