@@ -69,6 +69,10 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     assert "front end ms" in result.stdout
     work = data["placements"]["one"]["arrival_work_ms"]   # fit alike on the traces and the simulated run
     assert set(work) == {"measured", "simulated"} and "longer per arrival" in result.stdout
+    spread = data["placements"]["one"]["batch_spread"]   # likewise
+    assert set(spread) == {"measured", "simulated"} and "neighbours' median" in result.stdout
+    if spread["measured"] is not None:
+        assert spread["measured"]["p5"] < 1.0 < spread["measured"]["p95"], spread
     requests = pd.read_csv(out.with_suffix(".requests.csv"))
     assert len(requests) == sum(1 for _ in requests.itertuples()) and requests["ok"].all()
     assert set(requests.columns) >= {"model", "sent_s", "latency_ms", "ok"} and (requests.replay == 1).all()

@@ -14,8 +14,9 @@ from perseus.config.scenario import LoadedScenario, Scenario, load_scenario
 from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
+from perseus.config.profile import Quantiles
 from perseus.config.scenario import ModelConfig
-from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, mean_stages, replay_spread,
+from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, replay_spread,
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
@@ -212,3 +213,15 @@ def test_the_work_per_arrival_is_fit_on_each_run_and_host_of_a_placement():
     runs = [one_host(prof, {"a": ModelConfig()}, {"a": poisson(60, 3000, seed)}).requests for seed in (1, 2)]
     assert arrival_work_ms(runs) == pytest.approx(0.4, abs=0.02)
     assert arrival_work_ms([replace(runs[0], start_s=None)]) is None
+
+
+def test_the_batch_spread_is_fit_on_each_run_with_its_own_work_taken_out():
+    """Batches that compute 5 ms, paused for each request received while they run: the
+    spread read back is the profile's, not the pauses'; an untraced run gives none."""
+    prof = profile({"a": {1: 5.0}}, kind="empirical")
+    prof.arrival_work_ms = 0.4
+    prof.batch_spread = Quantiles(mean=1.03, p5=0.8, p25=0.93, p50=1.0, p75=1.07, p95=1.4, p99=2.0)
+    runs = [one_host(prof, {"a": ModelConfig()}, {"a": poisson(60, 3000, seed)}).requests for seed in (1, 2)]
+    spread = batch_spread(runs)
+    assert [spread[key] for key in ("p5", "p50", "p95", "p99")] == pytest.approx([0.8, 1.0, 1.4, 2.0], rel=0.06)
+    assert batch_spread([replace(runs[0], start_s=None)]) is None

@@ -175,7 +175,14 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
                   " ".join(f"{u:.0%}" for u in util["simulated"]))
     work = result.get("arrival_work_ms") or {}
     table.add_row("lone batch ms longer per arrival", _work(work.get("measured")), _work(work.get("simulated")))
+    spread = result.get("batch_spread") or {}
+    table.add_row("lone batch over its neighbours' median (p5 p95 p99)", _ratios(spread.get("measured")),
+                  _ratios(spread.get("simulated")))
     return table
+
+
+def _ratios(spread: dict[str, float] | None) -> str:
+    return "-" if spread is None else " ".join(f"{spread[key]:.2f}" for key in ("p5", "p95", "p99"))
 
 
 def _work(ms: float | None) -> str:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from perseus.metrics import Window
 from perseus.profile.ingress import fit_arrival_work
+from perseus.profile.spread import fit_batch_spread
 from perseus.profile.wakeup import device_joins, replay_batches
 from perseus.sim.trace import RequestTable, SimTrace
 
@@ -113,11 +114,28 @@ def arrival_work_ms(tables: list[RequestTable]) -> float | None:
     """The front end's work per arrival (:func:`perseus.profile.ingress.fit_arrival_work`)
     fit on the traced requests of ``tables`` (runs of one placement, each host of each run
     on its own); None where they were not traced or too few batches had arrivals."""
+    frame = _traced_requests(tables)
+    return None if frame is None else fit_arrival_work(frame)
+
+
+def batch_spread(tables: list[RequestTable]) -> dict[str, float] | None:
+    """How lone batches spread around their neighbours' median
+    (:func:`perseus.profile.spread.fit_batch_spread`, the front end's work fit on the same
+    requests taken out), on the traced requests of ``tables`` as :func:`arrival_work_ms`
+    reads them; None where they were not traced or too few batches ran alone."""
+    frame = _traced_requests(tables)
+    spread = None if frame is None else fit_batch_spread(frame, fit_arrival_work(frame) or 0.0)
+    return None if spread is None else spread.model_dump(exclude_none=True)
+
+
+def _traced_requests(tables: list[RequestTable]) -> pd.DataFrame | None:
+    """The traced requests of ``tables`` in the columns of ``validate``'s requests CSV, each
+    host of each run its own ``host``; None where none was traced."""
     frames = [pd.DataFrame({"host": [f"{run}/{h}" for h in table.host], "model": np.asarray(table.models)[table.model],
                             "received_s": table.arrival_s if table.received_s is None else table.received_s,
                             "compute_start_s": table.start_s, "compute_end_s": table.end_s})
               for run, table in enumerate(tables) if table.start_s is not None and table.end_s is not None]
-    return fit_arrival_work(pd.concat(frames, ignore_index=True)) if frames else None
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def replay_spread(latencies: list[dict[str, float]]) -> dict[str, float] | None:

@@ -37,9 +37,9 @@ from perseus.metrics import Window, placement_summary
 from perseus.simulation import combine, placements_to_run, simulate_one, window_of
 from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
-from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, mean_stages, model_error, replay_spread,
-                                     simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
-                                     traced_batches, union_length)
+from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, model_error,
+                                     replay_spread, simulated_batch_ms, simulated_batches, simulated_histogram,
+                                     stage_summary, traced_batches, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
 from perseus.validate.speed import ReplaySpeed, nudged, replay_speed, sensitivity
@@ -232,6 +232,8 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
         "lateness_ms_p99": p99_late,
         "arrival_work_ms": {"measured": arrival_work_ms([t.requests for t in measured_traces]),
                             "simulated": arrival_work_ms([simulated.requests])},
+        "batch_spread": {"measured": batch_spread([t.requests for t in measured_traces]),
+                         "simulated": batch_spread([simulated.requests])},
         "load_generator_limited": bool(p99_late is not None and p99_late > LATENESS_LIMIT_MS),
         "failed_requests": int(sum(np.sum(~r.log.ok) for r in replays)),
         "models": models,
