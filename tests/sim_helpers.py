@@ -32,10 +32,9 @@ def poisson(rate: float, count: int, seed: int) -> np.ndarray:
     return np.cumsum(np.random.default_rng(seed).exponential(1.0 / rate, count))
 
 
-def traced(prof: Profile, arrivals: np.ndarray, batch_size: int = 1) -> pd.DataFrame:
-    """A simulated replay of model ``a`` alone on a host, its requests in the columns of
-    Triton's traces (``validate``'s requests CSV)."""
-    config = ModelConfig(max_batch_size=batch_size, max_queue_delay_ms=0.0) if batch_size > 1 else ModelConfig()
-    trace = one_host(prof, {"a": config}, {"a": arrivals}).requests
+def traced(prof: Profile, arrivals: np.ndarray) -> pd.DataFrame:
+    """A simulated replay of model ``a`` alone on a host (batches of one), its requests in
+    the columns of Triton's traces (``validate``'s requests CSV)."""
+    trace = one_host(prof, {"a": ModelConfig()}, {"a": arrivals}).requests
     return pd.DataFrame({"model": "a", "host": "h", "received_s": trace.arrival_s, "compute_start_s": trace.start_s,
                          "compute_end_s": trace.end_s})

@@ -21,14 +21,15 @@ drifts over a replay, and that drift is the replay speed's, not the spread's. Th
 of every model and batch size are pooled.
 
 Re-simulated at replay speed (``validate``'s solve, two seeds) on the kept arrivals of
-five ``bench_validate.py`` runs on that host, each with the profile it was run with
-(re-summarised by ``perseus profile --resume`` where made before this fit), the mean absolute p50 / p95 / p99 error
-went, with the closed-loop spread and with the fitted one: 2.2 / 13.0 / 23.7% to 2.8 /
-11.0 / 19.8% (the 05:30 and 07:08 runs, 11 rows, the 05:14 profile: p95 1.39, p99
-2.01), 2.0 / 7.5 / 11.6% to 2.0 / 6.2 / 11.0% (08:03, 9 rows, the 07:44 profile: 1.16,
-1.44), 1.3 / 7.5 / 14.3% to 1.1 / 6.3 / 13.3% (00:01, 9 rows, the 23:40 profile: 1.27,
-1.51) and 4.8 / 11.1 / 19.4% to 5.4 / 11.0 / 18.8% (03:01, 9 rows, the 02:46 profile:
-1.11, 1.24). The spread moves with the machine's state, as the host's speed does.
+five ``bench_validate.py`` runs on that host, each with the profile it was run with (re-
+summarised by ``perseus profile --resume`` where made before this fit), the mean
+absolute p50 / p95 / p99 error went, with the closed-loop spread and with the fitted
+one: 2.2 / 13.0 / 23.7% to 2.8 / 11.0 / 19.8% (the 05:30 and 07:08 runs, 11 rows, the
+05:14 profile: p95 1.39, p99 2.01), 2.0 / 7.5 / 11.6% to 2.0 / 6.2 / 11.0% (08:03, 9
+rows, the 07:44 profile: 1.16, 1.44), 1.3 / 7.5 / 14.3% to 1.1 / 6.3 / 13.3% (00:01, 9
+rows, the 23:40 profile: 1.27, 1.51) and 4.8 / 11.1 / 19.4% to 5.4 / 11.0 / 18.8%
+(03:01, 9 rows, the 02:46 profile: 1.11, 1.24). The spread moves with the machine's
+state, as the host's speed does.
 
 Assumptions: one spread for every model and batch size on the host, multiplying the
 batch's mean time; a batch's draw is independent of the batches before it.

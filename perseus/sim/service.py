@@ -339,7 +339,6 @@ def _front_end_spreads(profile: ModelProfile) -> tuple[np.ndarray | None, np.nda
     return values / mean, _knots(busy) / mean
 
 
-
 def _by_core_knots(profile: ModelProfile) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """Per core state (in :data:`CORE_STATES` order): quantile levels and front ends (s);
     a state the profile lacks (``asleep`` in profiles made before it) takes the idle spread."""
