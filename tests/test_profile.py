@@ -59,10 +59,13 @@ def test_quick_profile_has_every_field_of_spec(quick_profile):
             stats = by_core[state]
             assert stats["n"] > 0 and 0 < stats["p5"] <= stats["p50"] <= stats["p95"] <= stats["p99"] < 100
     assert set(raw["switch_ms"]) == set(MODELS) and all(len(row) == 1 for row in raw["switch_ms"].values())
-    raw = pd.read_csv(quick_profile.with_suffix(".csv"))   # batch 1 right before the points compared with it
+    raw = pd.read_csv(quick_profile.with_suffix(".csv"))   # batch 1 measured with the points compared with it
     solo = raw["batch_size"] == 1
-    referenced = ((raw["phase"] == "curve") & ~solo) | ((raw["phase"] == "coldstart") & solo & (raw["think_ms"] > 0))
+    interleaved = (raw["phase"] == "curve") & ~solo   # window by window, from the same windows' statistics
+    referenced = interleaved | ((raw["phase"] == "coldstart") & solo & (raw["think_ms"] > 0))
     assert raw.loc[referenced, "reference_ms"].gt(0).all() and raw.loc[~referenced, "reference_ms"].isna().all()
+    per_window = raw[interleaved].groupby("key")["reference_ms"].nunique()
+    assert (per_window > 1).all(), per_window   # a reference window before the point would stamp one value
     replayed = pd.read_csv(quick_profile.with_suffix(".frontend.csv"))   # every request, with its trace times
     assert set(replayed["model"]) == set(MODELS) and replayed["compute_end_s"].notna().all()
     answered = replayed["sent_s"] + replayed["latency_ms"] / 1e3   # the server stamps COMPUTE_END after sending

@@ -77,6 +77,15 @@ def test_curve_passes_are_spread_over_the_profile():
     assert plan[last + 1 + len(pairs) // 3].instances == 2   # the last passes end the one-instance points
 
 
+def test_the_curves_larger_sizes_interleave_their_reference_and_cold_starts_take_it_before():
+    """A batch of one in a cold-start point's think time would end the rest it measures."""
+    plan = points(["a"], FULL)
+    interleaved = {(p.phase, p.batch_size, p.think_ms > 0) for p in plan if p.interleaved}
+    before = {(p.phase, p.batch_size, p.think_ms > 0) for p in plan if p.referenced and not p.interleaved}
+    assert interleaved == {("curve", size, False) for size in FULL.batch_sizes if size > 1}
+    assert before == {("coldstart", 1, True)}
+
+
 def _row(phase, model, batch, server_ms, client_ms, instances=1, partner="", throughput=100.0, think=0.0):
     return dict(zip(COLUMNS, [
         f"{phase}/{model}/{batch}/{instances}/{partner}/{think}", phase, model, batch, instances, partner, think, 0,

@@ -106,12 +106,24 @@ class Point:
 
     @property
     def referenced(self) -> bool:
-        """Whether a window of its model's batch 1, back to back, is measured right before
-        this point, so that the summary can take out the machine's drift between points:
-        the curve's larger sizes and batch 1's cold starts, whose ratios to batch 1 the
-        simulator uses."""
-        return (self.phase == "curve" and self.batch_size > 1) or (
-            self.phase == "coldstart" and self.batch_size == 1 and self.think_ms > 0)
+        """Whether its model's batch 1 back to back is measured with this point, so that
+        the summary can take out the machine's drift between points: the curve's larger
+        sizes and batch 1's cold starts, whose ratios to batch 1 the simulator uses."""
+        return self.interleaved or (self.phase == "coldstart" and self.batch_size == 1 and self.think_ms > 0)
+
+    @property
+    def interleaved(self) -> bool:
+        """Whether its reference is interleaved with it: a batch of one before each
+        measured request, read apart from it in Triton's per-size statistics, window by
+        window (the curve's larger sizes; a cold-start point's reference is a window right
+        before it, since a batch of one in its think time would end the model's rest).
+        This host's speed moves within seconds, so a reference window before the point
+        missed it: in the profile of 2026-12-06 07:44 (an embedded host reporting the
+        Intel CPU name), ResNet-18's batch 2 over its reference read 1.59, 1.90 and 1.58
+        in its three passes and batch 4 3.66, 2.92 and 3.90, where the batches of two
+        over those of one in 34 ``validate`` replays on that host the same day, which
+        run the sizes interleaved, read 1.78-1.91."""
+        return self.phase == "curve" and self.batch_size > 1
 
     @property
     def busy_partner(self) -> bool:

@@ -96,10 +96,14 @@ def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple
     after warm-up requests unless the model is ``warm`` (it has just run this batch).
 
     With ``lead`` (a request to another model sent before each measured one) each window
-    follows one of the model alone, so that the two compare under the same conditions."""
+    follows one of the model alone, so that the two compare under the same conditions. An
+    :attr:`~perseus.profile.plan.Point.interleaved` point sends a batch of one of its model
+    before each measured request instead, and each window's ``reference_ms`` is their
+    compute."""
     batch = random_batch(shape, point.batch_size)
     if not warm:
         gen.warm_up(point.model, batch)
+    reference = (point.model, random_batch(shape, 1, seed=1)) if point.interleaved else None
     rows, throughputs, latencies = [], [], []
     stable = False
     for index in range(settings.max_windows):
@@ -107,10 +111,12 @@ def measure_point(gen: LoadGenerator, target: Target, point: Point, shape: tuple
                            min_requests=settings.min_requests) if lead else None
         window: Window = gen.window(point.model, batch, concurrency=point.concurrency,
                                     min_time_s=settings.min_window_s, min_requests=settings.window_requests(point),
-                                    think_s=point.think_ms / 1e3, lead=lead, per_request=point.per_request)
+                                    think_s=point.think_ms / 1e3, lead=lead or reference, per_request=point.per_request)
         rows.append(window_row(point, index, window, settings.queue_delay_ms(point) or 0.0))
         if alone is not None:
             rows[-1]["alone_batch_ms"] = alone.server.batch_compute_ms(point.batch_size)
+        if reference is not None:
+            rows[-1]["reference_ms"] = window.server.batch_compute_ms(1)
         throughputs.append(window.throughput)
         latencies.append(float(window.latencies_ms.mean()))
         if is_stable(throughputs, latencies):
@@ -222,7 +228,8 @@ def _measure_all(gen: LoadGenerator, target: Target, control: ModelControl, plan
             lead = (point.partner, random_batch(shapes[point.partner], 1, seed=1))
             rows, stable = measure_point(gen, target, point, shape, settings, lead)
         else:
-            reference = alone_batch_ms(gen, point.model, 1, shape, settings) if point.referenced else None
+            before = point.referenced and not point.interleaved   # else measure_point interleaves it
+            reference = alone_batch_ms(gen, point.model, 1, shape, settings) if before else None
             rows, stable = measure_point(gen, target, point, shape, settings)
             _stamp(rows, "reference_ms", reference)
         table.add_point(rows, stable)

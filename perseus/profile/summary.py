@@ -78,7 +78,8 @@ def drift_scales(points: list[pd.DataFrame]) -> dict[str, float]:
     to the machine's speed averaged over the model's profiling (``level / reference``).
 
     A referenced point (:attr:`perseus.profile.plan.Point.referenced`) carries batch 1
-    back to back measured right before it; the batch-1 back-to-back points (the curve's
+    back to back measured with it (interleaved with its requests, window by window, or in
+    a window right before it); the batch-1 back-to-back points (the curve's
     first, the cold start's think 0) are their own reference; ``level`` is the mean of
     all of them. Without any measured reference (a raw table from before they were
     measured) every factor is 1.
