@@ -216,6 +216,17 @@ def test_a_reference_that_stalled_does_not_rescale_its_point():
     assert model.cold_start.compute_ms[2] == pytest.approx(10.03)
 
 
+def test_an_interleaved_reference_rescales_its_point_however_far_the_machine_drifted():
+    """The machine computed twice as slow while batch 2 was measured, its interleaved
+    batches of one too: that is drift the point shares, not a stall of a window apart."""
+    rows = [{**_row("curve", "a", 1, 10.0, 11.0), "reference_ms": float("nan")},
+            {**_row("curve", "a", 2, 36.0, 37.0), "reference_ms": 20.0}]
+    rows += [{**_row("coldstart", "a", 1, 10.0, 11.0, think=think), "reference_ms": ref}
+             for think, ref in ((0.0, float("nan")), (10.0, 10.2), (30.0, 9.8))]
+    curve = model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12})["a"].batch_latency_ms
+    assert curve[2].mean / curve[1].mean == pytest.approx(1.8, rel=1e-3)
+
+
 def test_wake_slice_and_slowdown_fitted_across_batch_sizes():
     """Beside a busy partner a batch takes ``q + (alone - q) * S``: two sizes pin both down."""
     def beside(alone, q, slowdown):

@@ -55,6 +55,12 @@ NEIGHBOUR_BATCH = 3  # batch size of the neighbour's load: never a measured size
                      # server's batch_stats keep the measured model's batches apart on self-pairs
 
 
+def interleaves_reference(phase: str, batch_size: int) -> bool:
+    """Whether a point of ``phase`` at ``batch_size`` measures its batch-1 reference
+    interleaved with its own requests (:attr:`Point.interleaved`)."""
+    return phase == "curve" and batch_size > 1
+
+
 @dataclass(frozen=True)
 class Point:
     phase: Phase
@@ -123,7 +129,7 @@ class Point:
         in its three passes and batch 4 3.66, 2.92 and 3.90, where the batches of two
         over those of one in 34 ``validate`` replays on that host the same day, which
         run the sizes interleaved, read 1.78-1.91."""
-        return self.phase == "curve" and self.batch_size > 1
+        return interleaves_reference(self.phase, self.batch_size)
 
     @property
     def busy_partner(self) -> bool:

@@ -51,6 +51,7 @@ import pandas as pd
 from scipy import stats
 
 from perseus.config.profile import LatencyStats, LinearFit, ColdStart, ModelProfile, OverheadStats
+from perseus.profile.plan import interleaves_reference
 from perseus.sim.service import cold_factor_by_duty
 
 JUDGED_WINDOWS = 3
@@ -84,9 +85,15 @@ def drift_scales(points: list[pd.DataFrame]) -> dict[str, float]:
     all of them. Without any measured reference (a raw table from before they were
     measured) every factor is 1.
 
-    A reference further than ``STALL`` from the median of the model's references is a
-    stall of its one window, not the machine's drift: its point keeps the speed it was
-    measured at, and it does not enter ``level``. On the AMD EPYC embedded host
+    A reference measured in a window apart from its point (a cold start's) and further
+    than ``STALL`` from the median of the model's references is a stall of its one
+    window, not the machine's drift: its point keeps the speed it was measured at, and it
+    does not enter ``level``. A reference interleaved with its point, or a point that is
+    its own, was measured under the point's own drift, however far that took it: in the
+    profile of 2026-12-06 08:52 (an embedded host reporting the Intel CPU name),
+    MobileNetV2's batch 2 over its interleaved reference read 1.71, 1.69 and 1.71 in its
+    three passes while the references read 2.76, 2.99 and 4.62 ms, and taking the last
+    for a stall put batch 2 at 2.17 times batch 1. On the AMD EPYC embedded host
     (2026-11-29 22:00), ResNet-50's reference before its cold-start point after 3 ms of
     rest took 57.8 ms, 86% above the median of its eleven (31.0 ms; the rest within -10 /
     +11%), where the point itself took 37.7 ms: scaled by it, the cold-start table read
@@ -95,14 +102,16 @@ def drift_scales(points: list[pd.DataFrame]) -> dict[str, float]:
     the Intel host's profile of 14:57."""
     if not any(rows["reference_ms"].notna().all() for rows in points):
         return {}
-    references = {}
+    references, apart = {}, set()
     for rows in points:
         first = rows.iloc[0]
         if rows["reference_ms"].notna().all():
             references[first["key"]] = _weighted(rows, "reference_ms")
+            if not interleaves_reference(first["phase"], int(first["batch_size"])):
+                apart.add(first["key"])
         elif int(first["batch_size"]) == 1 and float(first["think_ms"]) == 0.0:
             references[first["key"]] = _server_batch_ms(rows)
-    stalls = _stalls(references)
+    stalls = _stalls(references) & apart
     level = float(np.mean([r for key, r in references.items() if key not in stalls]))
     return {key: 1.0 if key in stalls else level / reference for key, reference in references.items()}
 
