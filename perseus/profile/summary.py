@@ -87,19 +87,20 @@ def drift_scales(points: list[pd.DataFrame]) -> dict[str, float]:
 
     A reference measured in a window apart from its point (a cold start's) and further
     than ``STALL`` from the median of the model's references is a stall of its one
-    window, not the machine's drift: its point keeps the speed it was measured at, and it
-    does not enter ``level``. A reference interleaved with its point, or a point that is
-    its own, was measured under the point's own drift, however far that took it: in the
-    profile of 2026-12-06 08:52 (an embedded host reporting the Intel CPU name),
+    window, not the machine's drift: its point keeps the speed it was measured at, and
+    it does not enter ``level``. A reference interleaved with its point, or a point that
+    is its own, was measured under the point's own drift, however far that took it: in
+    the profile of 2026-12-06 08:52 (an embedded host reporting the Intel CPU name),
     MobileNetV2's batch 2 over its interleaved reference read 1.71, 1.69 and 1.71 in its
     three passes while the references read 2.76, 2.99 and 4.62 ms, and taking the last
-    for a stall put batch 2 at 2.17 times batch 1. On the AMD EPYC embedded host
-    (2026-11-29 22:00), ResNet-50's reference before its cold-start point after 3 ms of
-    rest took 57.8 ms, 86% above the median of its eleven (31.0 ms; the rest within -10 /
-    +11%), where the point itself took 37.7 ms: scaled by it, the cold-start table read
-    20.6 ms after 3 ms of rest against 33.0 ms back to back. The drift of every other
-    reference stayed within -15 / +11% of its model's median there, and within 6% on
-    the Intel host's profile of 14:57."""
+    for a stall put batch 2 at 2.17 times batch 1 (raw tables measured before the curve
+    interleaved its references, 2026-12-06, are read the same way). On the AMD EPYC
+    embedded host (2026-11-29 22:00), ResNet-50's reference before its cold-start point
+    after 3 ms of rest took 57.8 ms, 86% above the median of its eleven (31.0 ms; the
+    rest within -10 / +11%), where the point itself took 37.7 ms: scaled by it, the
+    cold-start table read 20.6 ms after 3 ms of rest against 33.0 ms back to back. The
+    drift of every other reference stayed within -15 / +11% of its model's median there,
+    and within 6% on the Intel host's profile of 14:57."""
     if not any(rows["reference_ms"].notna().all() for rows in points):
         return {}
     references, apart = {}, set()
