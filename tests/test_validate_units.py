@@ -222,6 +222,6 @@ def test_the_batch_spread_is_fit_on_each_run_with_its_own_work_taken_out():
     prof.arrival_work_ms = 0.4
     prof.batch_spread = Quantiles(mean=1.03, p5=0.8, p25=0.93, p50=1.0, p75=1.07, p95=1.4, p99=2.0)
     runs = [one_host(prof, {"a": ModelConfig()}, {"a": poisson(60, 3000, seed)}).requests for seed in (1, 2)]
-    spread = batch_spread(runs)
+    spread = batch_spread(runs, arrival_work_ms(runs))
     assert [spread[key] for key in ("p5", "p50", "p95", "p99")] == pytest.approx([0.8, 1.0, 1.4, 2.0], rel=0.06)
-    assert batch_spread([replace(runs[0], start_s=None)]) is None
+    assert batch_spread([replace(runs[0], start_s=None)], None) is None

@@ -118,13 +118,13 @@ def arrival_work_ms(tables: list[RequestTable]) -> float | None:
     return None if frame is None else fit_arrival_work(frame)
 
 
-def batch_spread(tables: list[RequestTable]) -> dict[str, float] | None:
+def batch_spread(tables: list[RequestTable], work_ms: float | None) -> dict[str, float] | None:
     """How lone batches spread around their neighbours' median
-    (:func:`perseus.profile.spread.fit_batch_spread`, the front end's work fit on the same
-    requests taken out), on the traced requests of ``tables`` as :func:`arrival_work_ms`
-    reads them; None where they were not traced or too few batches ran alone."""
+    (:func:`perseus.profile.spread.fit_batch_spread`, the front end's ``work_ms`` per
+    request received taken out: :func:`arrival_work_ms` of the same ``tables``), on their
+    traced requests; None where they were not traced or too few batches ran alone."""
     frame = _traced_requests(tables)
-    spread = None if frame is None else fit_batch_spread(frame, fit_arrival_work(frame) or 0.0)
+    spread = None if frame is None else fit_batch_spread(frame, work_ms or 0.0)
     return None if spread is None else spread.model_dump(exclude_none=True)
 
 

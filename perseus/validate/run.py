@@ -224,16 +224,16 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
         if len(replays) > 1:
             models[model]["replays"] = [_replay_errors(model, r, s, a) for r, a in zip(per_replay, at_speed)]
             models[model]["replay_spread"] = replay_spread([r["models"][model]["latency_ms"] for r in per_replay])
+    tables = {"measured": [t.requests for t in measured_traces], "simulated": [simulated.requests]}
+    work = {kind: arrival_work_ms(runs) for kind, runs in tables.items()}
     return {
         "hosts": len(scenario.placements[name]), "cost_per_hour": measured["cost_per_hour"],
         "replays": len(replays),
         "meets_sla": {"measured": measured["meets_sla"], "simulated": predicted["meets_sla"]},
         "host_utilization": {"measured": measured["host_utilization"], "simulated": predicted["host_utilization"]},
         "lateness_ms_p99": p99_late,
-        "arrival_work_ms": {"measured": arrival_work_ms([t.requests for t in measured_traces]),
-                            "simulated": arrival_work_ms([simulated.requests])},
-        "batch_spread": {"measured": batch_spread([t.requests for t in measured_traces]),
-                         "simulated": batch_spread([simulated.requests])},
+        "arrival_work_ms": work,
+        "batch_spread": {kind: batch_spread(tables[kind], work[kind]) for kind in tables},
         "load_generator_limited": bool(p99_late is not None and p99_late > LATENESS_LIMIT_MS),
         "failed_requests": int(sum(np.sum(~r.log.ok) for r in replays)),
         "models": models,
