@@ -30,10 +30,11 @@ judged). Conventions, stated once:
   (alone - q) * S`` across batch sizes, the median over pairs weighted towards short
   batches (long ones scatter with the machine's drift);
 * ``interference[a][b]`` = that ``S``: a's batch compute beside busy b less the slice / a's
-  alone less the slice, averaged over the measured batch sizes at least 1.5 slices long
-  (without a fitted slice or such sizes, beside / alone) and over the pair's passes;
-  alone is measured in a window right before each point (the curve's point where a raw
-  table has none);
+  alone less the slice, the geometric mean over the measured batch sizes at least 1.5
+  slices long (without a fitted slice or such sizes, beside / alone) and over the pair's
+  passes, pooled towards the host's mean over all pairs as far as the pairs differ by
+  their windows' noise (:mod:`perseus.profile.pooling`); alone is measured in a window
+  right before each point (the curve's point where a raw table has none);
 * ``queue_delay_lag_ms`` = the server's mean queue time of the ``timer`` point less the
   max queue delay it was loaded with, less the queue time at batch 1 without a batcher;
 * ``front_end_ms`` pools the per-request front ends of the cold-start points measured per
@@ -52,6 +53,7 @@ from scipy import stats
 
 from perseus.config.profile import LatencyStats, LinearFit, ColdStart, ModelProfile, OverheadStats
 from perseus.profile.plan import interleaves_reference
+from perseus.profile.pooling import shrunk_means
 from perseus.sim.service import cold_factor_by_duty
 
 JUDGED_WINDOWS = 3
@@ -364,17 +366,25 @@ def wake_slice_ms(frame: pd.DataFrame) -> float | None:
 
 def interference_matrix(frame: pd.DataFrame, slice_ms: float | None = None) -> dict[str, dict[str, float]]:
     """``matrix[a][b]``: slowdown of a's batch time while b is busy beside it, after a's
-    first ``slice_ms`` (its wake slice): the mean over the measured batch sizes of
-    ``(beside - q) / (alone - q)``, over the sizes whose alone time is at least 1.5 slices
-    (on shorter ones the slice is most of the batch, and the ratio is noise); the mean of
-    ``beside / alone`` without a slice or without such sizes."""
+    first ``slice_ms`` (its wake slice). Each point gives ``(beside - q) / (alone - q)``,
+    from the sizes whose alone time is at least 1.5 slices (on shorter ones the slice is
+    most of the batch, and the ratio is noise), or ``beside / alone`` without a slice or
+    without such sizes; a pair's slowdown is the geometric mean of its points, pooled
+    towards the host's across all pairs by as much as their scatter is the windows' noise
+    (:mod:`perseus.profile.pooling`)."""
     q = slice_ms or 0.0
+    logs = {pair: np.log(np.maximum(_slowdowns(points, q), 1e-3))
+            for pair, points in _interference_points(frame).items()}
     matrix: dict[str, dict[str, float]] = {}
-    for (victim, partner), points in _interference_points(frame).items():
-        ratios = [(beside - q) / (alone - q) for alone, beside in points if q and alone >= 1.5 * q]
-        slowdown = float(np.mean(ratios or [beside / alone for alone, beside in points]))
-        matrix.setdefault(victim, {})[partner] = round(max(slowdown, 1e-3), 4)
+    for (victim, partner), slowdown in shrunk_means(logs).items():
+        matrix.setdefault(victim, {})[partner] = round(float(np.exp(slowdown)), 4)
     return matrix
+
+
+def _slowdowns(points: list[tuple[float, float]], q: float) -> list[float]:
+    """A pair's ratios beside / alone, after the slice where the batch outlasts it enough."""
+    return [(beside - q) / (alone - q) for alone, beside in points if q and alone >= 1.5 * q] or [
+        beside / alone for alone, beside in points]
 
 
 def switch_matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
