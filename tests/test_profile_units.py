@@ -199,7 +199,8 @@ def test_interference_is_averaged_over_a_pairs_passes():
         for size, alone in ((1, 10.0), (8, 60.0)):
             row = _row("interference", "a", size, alone * slowdown, 0, 1, "b")
             rows.append({**row, "key": f"{row['key']}/r{repeat}", "alone_batch_ms": alone})
-    assert interference_matrix(pd.DataFrame(rows, columns=COLUMNS)) == {"a": {"b": pytest.approx(np.sqrt(1.8 * 2.2), abs=1e-4)}}
+    matrix = interference_matrix(pd.DataFrame(rows, columns=COLUMNS))
+    assert matrix == {"a": {"b": pytest.approx(np.sqrt(1.8 * 2.2), abs=1e-4)}}
 
 
 def test_a_reference_that_stalled_does_not_rescale_its_point():

@@ -41,7 +41,8 @@ stability windows. Phases:
   models are measured in as many passes as the curve, beside its later passes: one
   measurement of MobileNetV2 beside ResNet-18 on the AMD EPYC host read 2.11, 1.86 and
   1.58 in three profiles (2026-11-29 22:00 and 23:00, 2026-11-30 00:50), and the summary
-  averages each pair's passes (:mod:`perseus.profile.summary`).
+  averages each pair's passes and pools the pairs towards the host's slowdown as far as
+  they differ by that noise (:mod:`perseus.profile.pooling`).
 """
 
 from __future__ import annotations
