@@ -20,6 +20,12 @@ replays' speeds alone moves the p99 by that many times as much.
 simulation with the mean of the replays, and a row per replay follows with that replay's
 own errors at its speed, so that the machine's spread shows beside the model's error.
 
+At the end it sums up each kind of row (``profile``, ``at speed``, single replays): the
+mean absolute p50 / p95 / p99 error, and how many rows meet the three latency targets and
+all five; with ``--repeat`` 2 or more, also how far the replays of the same arrivals
+landed from each other (``replay_spread``, the mean over the rows): the noise floor under
+those errors.
+
 ``--keep DIR`` leaves in DIR the profile as it was, each case's scenario, results (JSON)
 and requests (CSV, with Triton's trace times), to study the error afterwards without
 replaying again.
@@ -36,6 +42,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from perseus.config.profile import load_profile
@@ -57,6 +64,7 @@ HOSTS = {
     "shared": {"resnet18": 18.0, "mobilenet_v2": 25.0},
 }
 SLA_MS = {"resnet18": 60.0, "mobilenet_v2": 40.0}
+LATENCY = ("p50", "p95", "p99")
 
 
 def profile_of_this_machine() -> Path:
@@ -93,6 +101,8 @@ def main() -> None:
     print(f"profile: {args.profile}")
     print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
           f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'front':>7}{'p99/1% slow':>12}  targets")
+    tally: dict[str, list[dict]] = {}      # per kind of row, the errors
+    spreads: list[dict[str, float]] = []   # per model and case, how far its replays landed apart
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -113,10 +123,14 @@ def main() -> None:
                 rows = [("profile", entry["error"], speed), ("at speed", speed["error"], speed)]
                 rows += [(f"replay {k}", one["at_replay_speed"]["error"], one["at_replay_speed"])
                          for k, one in enumerate(entry.get("replays", []), start=1)]
+                if entry.get("replay_spread"):
+                    spreads.append(entry["replay_spread"])
                 for label, e, at in rows:
+                    tally.setdefault("replays" if label.startswith("replay") else label, []).append(e)
                     steep = (at.get("sensitivity") or {}).get("p99") if label == "at speed" else None
                     print_row(case, model, label, entry["measured"]["requests"], e, result["lateness_ms_p99"], at,
                               steep)
+    print_summary(tally, spreads)
 
 
 def print_row(case: str, model: str, label: str, requests: float, e: dict, late_ms: float, at: dict,
@@ -128,6 +142,21 @@ def print_row(case: str, model: str, label: str, requests: float, e: dict, late_
           + f"{100 * e['sla_violation_rate']:>+8.2f} {late_ms:>11.2f}{100 * (at['factor'] - 1):>+6.0f}%"
           + (f"{100 * (front - 1):>+6.0f}%" if front else f"{'-':>7}")
           + (f"{steep:>+11.1f}%" if steep is not None else f"{'-':>12}") + "  " + ("met" if ok else "missed"), flush=True)
+
+
+def print_summary(tally: dict[str, list[dict]], spreads: list[dict[str, float]]) -> None:
+    """Per kind of row: mean absolute latency errors, rows within the latency targets and
+    within all five; then the replays' spread, where there are several."""
+    for kind, errors in tally.items():
+        mean = np.mean([[abs(e[k]) for k in LATENCY] for e in errors], axis=0)
+        latency = sum(all(abs(e[k]) <= TARGETS[k] for k in LATENCY) for e in errors)
+        every = sum(all(e[k] is not None and abs(e[k]) <= t for k, t in TARGETS.items()) for e in errors)
+        print(f"{kind:<9} mean |error| p50 / p95 / p99: " + " / ".join(f"{100 * v:.1f}" for v in mean)
+              + f"%; within the latency targets {latency} of {len(errors)} rows, within all five {every}")
+    if spreads:
+        floor = np.mean([[spread[k] for k in LATENCY] for spread in spreads], axis=0)
+        print("replays of the same arrivals apart, mean over rows, p50 / p95 / p99: "
+              + " / ".join(f"{100 * v:.1f}" for v in floor) + "%")
 
 
 if __name__ == "__main__":
