@@ -26,10 +26,10 @@ there. Fit as below on the 54 replays of four such runs: 0.05-0.43 ms, median 0.
 
 Assumptions: the work is the host's, the same for every request, model and batch size;
 it is zero or more (a negative estimate is noise). Fit so per batch size on the
-one-model replays of five such runs (2026-12-05 23:56 to 12-06 11:05), it did not grow
+one-model replays of five such runs (started 2026-12-06 00:01 to 10:38), it did not grow
 with the batch: 0.25 / 0.15 / 0.09 / 0.01 / 0.28 / 0.07 / 0.51 ms at sizes 1-6 and 8
 (68,200 lone batches of one, 266 of eight). Regressed on the raw durations instead, the
-work per arrival read 0.58 ms at size 1 and 2.40 ms at size 8 in the 11:05 run: large
+work per arrival read 0.58 ms at size 1 and 2.40 ms at size 8 in the 10:38 run: large
 batches form in the spikes' backlog, when the core ran slow, and arrivals come with them.
 """
 
