@@ -180,6 +180,16 @@ class WakeLaw(_Strict):
     sharing_factor: PositiveFloat = 1.0
 
 
+class SpeedDrift(_Strict):
+    """How the host's speed wanders over seconds (:mod:`perseus.sim.speed`), fit on the
+    profile's open-loop replay (:mod:`perseus.profile.drift`): the log of its speed is an
+    Ornstein-Uhlenbeck process with standard deviation ``sigma`` and correlation time
+    ``tau_s``."""
+
+    sigma: NonNegativeFloat
+    tau_s: PositiveFloat
+
+
 class Profile(_Strict):
     """Everything measured on one host: per-model curves and the interference matrix."""
 
@@ -203,6 +213,9 @@ class Profile(_Strict):
     # replay (a ratio, pooled over models and sizes); the simulator draws every batch time
     # from it in place of the closed-loop spread (perseus.profile.spread)
     batch_spread: Quantiles | None = None
+    # how the host's speed wanders over seconds in the open-loop replay; the simulator
+    # multiplies every batch's work by it (perseus.sim.speed)
+    speed_drift: SpeedDrift | None = None
 
     def slowdown(self, victim: str, neighbour: str) -> float:
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""

@@ -48,9 +48,10 @@ MIN_WITH_ARRIVALS = 30
 
 def lone_batches(requests: pd.DataFrame) -> pd.DataFrame:
     """Per lone batch of the traced ``requests`` (``validate``'s requests CSV columns) in a
-    group of at least ``MIN_GROUP`` (module docstring): its duration ``ms``, the median
-    ``local_ms`` of the ``NEIGHBOURS`` batches of its group around it, its ``arrivals`` in
-    the early window, and the requests received while it ran (``during``)."""
+    group of at least ``MIN_GROUP`` (module docstring): its ``start`` (s), its duration
+    ``ms``, the median ``local_ms`` of the ``NEIGHBOURS`` batches of its group around it and
+    ``group_ms`` of its whole group, its ``arrivals`` in the early window, and the requests
+    received while it ran (``during``)."""
     rows = []
     keyed = requests.groupby("host") if "host" in requests.columns else [("", requests)]
     for _, host_requests in keyed:
@@ -65,12 +66,14 @@ def lone_batches(requests: pd.DataFrame) -> pd.DataFrame:
             early = start + EARLY * np.percentile(group["ms"], 5) / 1e3
             opened = np.searchsorted(received, start, side="right")
             rows.append(pd.DataFrame({
+                "start": start,
                 "ms": group["ms"].to_numpy(),
                 "local_ms": group["ms"].rolling(NEIGHBOURS, center=True, min_periods=1).median().to_numpy(),
+                "group_ms": float(group["ms"].median()),
                 "arrivals": np.searchsorted(received, early, side="left") - opened,
                 "during": np.searchsorted(received, group["end"].to_numpy(), side="left") - opened,
             }))
-    columns = ["ms", "local_ms", "arrivals", "during"]
+    columns = ["start", "ms", "local_ms", "group_ms", "arrivals", "during"]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 

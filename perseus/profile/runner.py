@@ -29,6 +29,7 @@ from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, rando
 from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
 from perseus.profile.frontend import front_end_by_core, measure_front_end, quietest_part, replay_schedule
 from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
+from perseus.profile.drift import fit_speed_drift
 from perseus.profile.ingress import fit_arrival_work
 from perseus.profile.spread import fit_batch_spread
 from perseus.profile.wakeup import fit_wake_law, replay_joins
@@ -182,7 +183,8 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
         work_ms = fit_arrival_work(requests)
         profile = profile.model_copy(update={"wake_law": fit_wake_law(replay_joins(requests, profile.interference)),
                                              "arrival_work_ms": work_ms,
-                                             "batch_spread": fit_batch_spread(requests, work_ms or 0.0)})
+                                             "batch_spread": fit_batch_spread(requests, work_ms or 0.0),
+                                             "speed_drift": fit_speed_drift(requests, work_ms or 0.0)})
         quiet = quietest_part(settings.replay_utilization, settings.replay_s)
         profile = with_open_loop_factors(profile, open_loop_factors(profile, requests, settings.max_batch_size, quiet))
     save_profile(profile, out)

@@ -41,8 +41,9 @@ judged). Conventions, stated once:
   request (the model alone after a think time), ``busy_front_end_ms`` those of the
   ``busy`` point (another model holding the core); ``front_end_by_core_ms`` comes from the
   ``frontend`` replay (:mod:`perseus.profile.frontend`), and so do ``wake_law`` (how
-  batches whose thread slept long share the core: :mod:`perseus.profile.wakeup`) and the
-  ``open_loop_factor`` (:mod:`perseus.profile.openloop`).
+  batches whose thread slept long share the core: :mod:`perseus.profile.wakeup`), the
+  ``speed_drift`` (how the host's speed wanders over seconds: :mod:`perseus.profile.drift`)
+  and the ``open_loop_factor`` (:mod:`perseus.profile.openloop`).
 """
 
 from __future__ import annotations

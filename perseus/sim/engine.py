@@ -41,6 +41,7 @@ from perseus.sim.frontend import core_states
 from perseus.sim.ingress import ArrivalPauses
 from perseus.sim.router import least_outstanding, static_assignment
 from perseus.sim.service import ServiceTime
+from perseus.sim.speed import HostSpeed
 from perseus.sim.trace import BatchTable, RequestTable, SimTrace
 
 
@@ -146,6 +147,8 @@ class Engine:
         names = list(placement.models)
         table = SlowdownTable(profile, names, [c.instances for c in placement.models.values()])
         host = Host(h, env, names, SharedDevice(table))
+        if profile.speed_drift:
+            host.device.speed = HostSpeed(profile.speed_drift, model_stream(seed, f"speed@{h}", 5))
         self.hosts.append(host)
         self.wake_slice_s.append((profile.wake_slice_ms or 0.0) / 1e3)   # classifies front ends
         self.arrival_work_s.append((profile.arrival_work_ms or 0.0) / 1e3)   # pauses the device
@@ -305,6 +308,8 @@ class Engine:
             idle = now - q.rested_since if not q.busy else 0.0   # the model's own rest
             work = service.draw(size) * (service.cold_factor(device.heat_at(now), size) if service.cold else 1.0)
             work += self._switch_extra(q, device)
+            if device.speed:
+                work *= device.speed.factor(now)
             q.busy += 1
             instance = q.idle.pop()
             device.start(RunningBatch(q.local, work, q, instance, first, size, now, idle), q.freed_at[instance] < now,

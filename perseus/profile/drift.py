@@ -1,0 +1,66 @@
+"""How the host's speed wanders over seconds: the profile's ``speed_drift``, fit on the
+lone batches of its open-loop ``frontend`` replay (:mod:`perseus.profile.ingress`); the
+simulator multiplies every batch's work by it (:mod:`perseus.sim.speed`).
+
+Each lone batch's log time over its group's median over the whole replay (its model and
+batch size, with the front end's work for the requests received while it ran taken out)
+is averaged per second of the replay (``BIN_S``; seconds with fewer than
+``MIN_PER_BIN`` batches are left out). Across those seconds the averages move
+together over a few seconds: their autocovariance at lags of 1, 2 and 3 s is fit as
+``sigma² exp(-lag / tau)`` (least squares on its log, over the positive lags), which
+leaves out the lag-0 variance, where the batches' own spread and the averages' sampling
+noise add to the drift. Assumptions: the drift is an Ornstein-Uhlenbeck process in the
+log of the speed, the same for every model and batch size; averaging over a second
+changes its autocovariance little at a correlation time of a second or more; no drift
+is fit (None) when the replay has fewer than ``MIN_BINS`` such seconds, or when the
+1-second autocovariance is not positive or the 2-second one is not (a drift faster than a
+second is the batch spread's). A correlation time longer than ``MAX_TAU_S`` is taken as
+that: over a replay of a minute, a longer one is a trend.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from perseus.config.profile import SpeedDrift
+from perseus.profile.ingress import lone_batches
+
+BIN_S = 1.0
+MIN_PER_BIN = 3
+MIN_BINS = 30
+LAGS = (1, 2, 3)
+MAX_TAU_S = 30.0
+
+
+def fit_speed_drift(requests: pd.DataFrame, work_ms: float = 0.0) -> SpeedDrift | None:
+    """The host's speed drift (module docstring); None where none is fit."""
+    seconds = _per_second(lone_batches(requests), work_ms)
+    if seconds.notna().sum() < MIN_BINS:
+        return None
+    covariance = {lag: _autocovariance(seconds, lag) for lag in LAGS}
+    if not covariance[1] > 0 or not covariance[2] > 0:
+        return None
+    lags = np.array([lag for lag in LAGS if covariance[lag] > 0], dtype=float) * BIN_S
+    slope, intercept = np.polyfit(lags, np.log([covariance[lag] for lag in LAGS if covariance[lag] > 0]), 1)
+    tau = MAX_TAU_S if slope >= -BIN_S / MAX_TAU_S else -1.0 / slope
+    return SpeedDrift(sigma=round(float(np.sqrt(np.exp(intercept))), 4), tau_s=round(float(tau), 3))
+
+
+def _per_second(batches: pd.DataFrame, work_ms: float) -> pd.Series:
+    """Mean log time over the group's median, per second of the replay (NaN: too few)."""
+    if batches.empty:
+        return pd.Series(dtype=float)
+    log_ratio = np.log(np.maximum(batches["ms"] - work_ms * batches["during"], 1e-6) / batches["group_ms"])
+    second = (batches["start"] // BIN_S).astype(int)
+    means = log_ratio.groupby(second).agg(["mean", "size"])
+    means = means.loc[means["size"] >= MIN_PER_BIN, "mean"]
+    return means.reindex(range(second.min(), second.max() + 1))
+
+
+def _autocovariance(series: pd.Series, lag: int) -> float:
+    """Covariance of the centred series with itself ``lag`` bins later, over the pairs
+    where both are present."""
+    centred = series - series.mean()
+    products = (centred * centred.shift(-lag)).dropna()
+    return float(products.mean()) if len(products) else float("nan")

@@ -1,0 +1,62 @@
+"""The host's speed drift: the simulated process has the law it is given, and the
+profiler's fit reads it back from a simulated open-loop replay."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perseus.config.profile import Quantiles, SpeedDrift
+from perseus.config.scenario import ModelConfig
+from perseus.profile.drift import fit_speed_drift
+from perseus.sim.speed import HostSpeed
+from sim_helpers import one_host, poisson, profile, traced
+
+DRIFT = SpeedDrift(sigma=0.1, tau_s=2.0)
+
+
+def test_the_process_has_its_laws_spread_correlation_and_mean_one():
+    speed = HostSpeed(DRIFT, np.random.default_rng(0))
+    times = np.arange(0.0, 20000.0, 0.5)
+    factors = np.array([speed.factor(t) for t in times])
+    logs = np.log(factors)
+    assert logs.std() == pytest.approx(0.1, rel=0.05)
+    assert np.corrcoef(logs[:-2], logs[2:])[0, 1] == pytest.approx(np.exp(-1.0 / 2.0), abs=0.03)   # 1 s apart
+    assert factors.mean() == pytest.approx(1.0, abs=0.01)
+    assert speed.factor(times[-1]) == factors[-1]   # the same instant, the same factor
+
+
+def drifting(batch_ms: float, drift: SpeedDrift | None):
+    prof = profile({"a": {1: batch_ms}})
+    prof.speed_drift = drift
+    return prof
+
+
+def test_a_drifting_host_keeps_its_mean_speed_and_queues_longer():
+    arrivals = {"a": poisson(100, 20000, 1)}   # 5 ms batches: half the core
+    steady = one_host(drifting(5.0, None), {"a": ModelConfig()}, arrivals).requests
+    drift = one_host(drifting(5.0, SpeedDrift(sigma=0.2, tau_s=2.0)), {"a": ModelConfig()}, arrivals).requests
+    again = one_host(drifting(5.0, SpeedDrift(sigma=0.2, tau_s=2.0)), {"a": ModelConfig()}, arrivals).requests
+    assert np.array_equal(drift.end_s, again.end_s)   # the same seed, the same numbers
+    compute = (drift.end_s - drift.start_s) * 1e3
+    assert compute.mean() == pytest.approx(5.0, rel=0.03) and compute.std() > 0.5
+    latency = lambda r: (r.end_s - r.arrival_s) * 1e3   # noqa: E731
+    assert np.percentile(latency(drift), 99) > 1.1 * np.percentile(latency(steady), 99)
+
+
+def test_the_fit_reads_the_simulated_drift_back():
+    replay = traced(drifting(5.0, DRIFT), poisson(40, 24000, 2))   # 10 minutes
+    fitted = fit_speed_drift(replay)
+    assert fitted is not None
+    assert fitted.sigma == pytest.approx(0.1, rel=0.25) and fitted.tau_s == pytest.approx(2.0, rel=0.5)
+
+
+def test_independent_spread_is_not_drift_and_a_short_replay_has_none_to_read():
+    """Batches drawn each on its own from a wide spread (p99 twice the median) do not
+    move together from one second to the next."""
+    steady = profile({"a": {1: 5.0}}, kind="empirical")
+    steady.batch_spread = Quantiles(mean=1.03, p5=0.8, p25=0.93, p50=1.0, p75=1.07, p95=1.4, p99=2.0)
+    for seed in range(3):
+        fitted = fit_speed_drift(traced(steady, poisson(40, 24000, 3 + seed)))
+        assert fitted is None or fitted.sigma < 0.02
+    assert fit_speed_drift(traced(drifting(5.0, DRIFT), poisson(40, 600, 4))) is None    # 15 s
