@@ -73,6 +73,8 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     assert set(spread) == {"measured", "simulated"} and "neighbours' median" in result.stdout
     if spread["measured"] is not None:
         assert spread["measured"]["p5"] < 1.0 < spread["measured"]["p95"], spread
+    drift = data["placements"]["one"]["speed_drift"]   # likewise (a 30 s replay may be too short: None)
+    assert set(drift) == {"measured", "simulated"} and "host speed over seconds" in result.stdout
     requests = pd.read_csv(out.with_suffix(".requests.csv"))
     assert len(requests) == sum(1 for _ in requests.itertuples()) and requests["ok"].all()
     assert set(requests.columns) >= {"model", "sent_s", "latency_ms", "ok"} and (requests.replay == 1).all()

@@ -14,9 +14,10 @@ from perseus.config.scenario import LoadedScenario, Scenario, load_scenario
 from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
-from perseus.config.profile import Quantiles
+from perseus.config.profile import Quantiles, SpeedDrift
 from perseus.config.scenario import ModelConfig
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, replay_spread,
+                                     speed_drift,
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
@@ -225,3 +226,15 @@ def test_the_batch_spread_is_fit_on_each_run_with_its_own_work_taken_out():
     spread = batch_spread(runs, arrival_work_ms(runs))
     assert [spread[key] for key in ("p5", "p50", "p95", "p99")] == pytest.approx([0.8, 1.0, 1.4, 2.0], rel=0.06)
     assert batch_spread([replace(runs[0], start_s=None)], None) is None
+
+
+def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():
+    """Two runs of five minutes on a host whose speed drifts (sigma 0.1, over 2 s): read
+    back from both together, their clocks overlapping; an untraced run gives none."""
+    prof = profile({"a": {1: 5.0}})
+    prof.speed_drift = SpeedDrift(sigma=0.1, tau_s=2.0)
+    runs = [one_host(prof, {"a": ModelConfig()}, {"a": poisson(40, 12000, seed)}, seed=seed).requests
+            for seed in (1, 2)]
+    drift = speed_drift(runs, None)
+    assert drift["sigma"] == pytest.approx(0.1, rel=0.25) and drift["tau_s"] == pytest.approx(2.0, rel=0.5)
+    assert speed_drift([replace(runs[0], start_s=None)], None) is None

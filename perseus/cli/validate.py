@@ -178,7 +178,13 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
     spread = result.get("batch_spread") or {}
     table.add_row("lone batch over its neighbours' median (p5 p95 p99)", _ratios(spread.get("measured")),
                   _ratios(spread.get("simulated")))
+    drift = result.get("speed_drift") or {}
+    table.add_row("host speed over seconds (sigma tau s)", _drift(drift.get("measured")), _drift(drift.get("simulated")))
     return table
+
+
+def _drift(drift: dict[str, float] | None) -> str:
+    return "-" if drift is None else f"{drift['sigma']:.3f} {drift['tau_s']:.1f}"
 
 
 def _ratios(spread: dict[str, float] | None) -> str:

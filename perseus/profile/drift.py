@@ -5,8 +5,10 @@ simulator multiplies every batch's work by it (:mod:`perseus.sim.speed`).
 Each lone batch's log time over its group's median over the whole replay (its model and
 batch size, with the front end's work for the requests received while it ran taken out)
 is averaged per second of the replay (``BIN_S``; seconds with fewer than
-``MIN_PER_BIN`` batches are left out). Across those seconds the averages move
-together over a few seconds: their autocovariance at lags of 1, 2 and 3 s is fit as
+``MIN_PER_BIN`` batches are left out), each host on its own (a ``validate`` run of
+several hosts or replays gives one series each). Across those seconds the averages move
+together over a few seconds: their autocovariance at lags of 1, 2 and 3 s, pooled over
+the series, is fit as
 ``sigma² exp(-lag / tau)`` (least squares on its log, over the positive lags), which
 leaves out the lag-0 variance, where the batches' own spread and the averages' sampling
 noise add to the drift. Assumptions: the drift is an Ornstein-Uhlenbeck process in the
@@ -35,10 +37,11 @@ MAX_TAU_S = 30.0
 
 def fit_speed_drift(requests: pd.DataFrame, work_ms: float = 0.0) -> SpeedDrift | None:
     """The host's speed drift (module docstring); None where none is fit."""
-    seconds = _per_second(lone_batches(requests), work_ms)
-    if seconds.notna().sum() < MIN_BINS:
+    batches = lone_batches(requests)
+    series = [_per_second(host_batches, work_ms) for _, host_batches in batches.groupby("host")]
+    if sum(int(seconds.notna().sum()) for seconds in series) < MIN_BINS:
         return None
-    covariance = {lag: _autocovariance(seconds, lag) for lag in LAGS}
+    covariance = {lag: _autocovariance(series, lag) for lag in LAGS}
     if not covariance[1] > 0 or not covariance[2] > 0:
         return None
     lags = np.array([lag for lag in LAGS if covariance[lag] > 0], dtype=float) * BIN_S
@@ -48,9 +51,7 @@ def fit_speed_drift(requests: pd.DataFrame, work_ms: float = 0.0) -> SpeedDrift 
 
 
 def _per_second(batches: pd.DataFrame, work_ms: float) -> pd.Series:
-    """Mean log time over the group's median, per second of the replay (NaN: too few)."""
-    if batches.empty:
-        return pd.Series(dtype=float)
+    """Mean log time over the group's median, per second of one host's replay (NaN: too few)."""
     log_ratio = np.log(np.maximum(batches["ms"] - work_ms * batches["during"], 1e-6) / batches["group_ms"])
     second = (batches["start"] // BIN_S).astype(int)
     means = log_ratio.groupby(second).agg(["mean", "size"])
@@ -58,9 +59,8 @@ def _per_second(batches: pd.DataFrame, work_ms: float) -> pd.Series:
     return means.reindex(range(second.min(), second.max() + 1))
 
 
-def _autocovariance(series: pd.Series, lag: int) -> float:
-    """Covariance of the centred series with itself ``lag`` bins later, over the pairs
-    where both are present."""
-    centred = series - series.mean()
-    products = (centred * centred.shift(-lag)).dropna()
+def _autocovariance(series: list[pd.Series], lag: int) -> float:
+    """Covariance of each centred series with itself ``lag`` bins later, over the pairs
+    of every series where both are present."""
+    products = pd.concat([((s - s.mean()) * (s - s.mean()).shift(-lag)).dropna() for s in series])
     return float(products.mean()) if len(products) else float("nan")

@@ -48,13 +48,13 @@ MIN_WITH_ARRIVALS = 30
 
 def lone_batches(requests: pd.DataFrame) -> pd.DataFrame:
     """Per lone batch of the traced ``requests`` (``validate``'s requests CSV columns) in a
-    group of at least ``MIN_GROUP`` (module docstring): its ``start`` (s), its duration
+    group of at least ``MIN_GROUP`` (module docstring): its ``host``, ``start`` (s), its duration
     ``ms``, the median ``local_ms`` of the ``NEIGHBOURS`` batches of its group around it and
     ``group_ms`` of its whole group, its ``arrivals`` in the early window, and the requests
     received while it ran (``during``)."""
     rows = []
     keyed = requests.groupby("host") if "host" in requests.columns else [("", requests)]
-    for _, host_requests in keyed:
+    for host, host_requests in keyed:
         batches = replay_batches(host_requests)
         batches = batches[_lone(batches["start"].to_numpy(), batches["end"].to_numpy())]
         received = np.sort(host_requests["received_s"].dropna().to_numpy())
@@ -66,6 +66,7 @@ def lone_batches(requests: pd.DataFrame) -> pd.DataFrame:
             early = start + EARLY * np.percentile(group["ms"], 5) / 1e3
             opened = np.searchsorted(received, start, side="right")
             rows.append(pd.DataFrame({
+                "host": host,
                 "start": start,
                 "ms": group["ms"].to_numpy(),
                 "local_ms": group["ms"].rolling(NEIGHBOURS, center=True, min_periods=1).median().to_numpy(),
@@ -73,7 +74,7 @@ def lone_batches(requests: pd.DataFrame) -> pd.DataFrame:
                 "arrivals": np.searchsorted(received, early, side="left") - opened,
                 "during": np.searchsorted(received, group["end"].to_numpy(), side="left") - opened,
             }))
-    columns = ["start", "ms", "local_ms", "group_ms", "arrivals", "during"]
+    columns = ["host", "start", "ms", "local_ms", "group_ms", "arrivals", "during"]
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 

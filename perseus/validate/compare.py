@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from perseus.metrics import Window
+from perseus.profile.drift import fit_speed_drift
 from perseus.profile.ingress import fit_arrival_work
 from perseus.profile.spread import fit_batch_spread
 from perseus.profile.wakeup import device_joins, replay_batches
@@ -126,6 +127,16 @@ def batch_spread(tables: list[RequestTable], work_ms: float | None) -> dict[str,
     frame = _traced_requests(tables)
     spread = None if frame is None else fit_batch_spread(frame, work_ms or 0.0)
     return None if spread is None else spread.model_dump(exclude_none=True)
+
+
+def speed_drift(tables: list[RequestTable], work_ms: float | None) -> dict[str, float] | None:
+    """How the hosts' speed wandered over seconds (:func:`perseus.profile.drift.fit_speed_drift`,
+    each host of each run its own series, the front end's ``work_ms`` per request received
+    taken out), on the traced requests of ``tables``; None where they were not traced or
+    too short."""
+    frame = _traced_requests(tables)
+    drift = None if frame is None else fit_speed_drift(frame, work_ms or 0.0)
+    return None if drift is None else drift.model_dump()
 
 
 def _traced_requests(tables: list[RequestTable]) -> pd.DataFrame | None:

@@ -39,7 +39,7 @@ from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, model_error,
                                      replay_spread, simulated_batch_ms, simulated_batches, simulated_histogram,
-                                     stage_summary, traced_batches, union_length)
+                                     speed_drift, stage_summary, traced_batches, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
 from perseus.validate.speed import ReplaySpeed, nudged, replay_speed, sensitivity
@@ -234,6 +234,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
         "lateness_ms_p99": p99_late,
         "arrival_work_ms": work,
         "batch_spread": {kind: batch_spread(tables[kind], work[kind]) for kind in tables},
+        "speed_drift": {kind: speed_drift(tables[kind], work[kind]) for kind in tables},
         "load_generator_limited": bool(p99_late is not None and p99_late > LATENESS_LIMIT_MS),
         "failed_requests": int(sum(np.sum(~r.log.ok) for r in replays)),
         "models": models,
