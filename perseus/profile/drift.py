@@ -4,20 +4,19 @@ simulator multiplies every batch's work by it (:mod:`perseus.sim.speed`).
 
 Each lone batch's log time over its group's median over the whole replay (its model and
 batch size, with the front end's work for the requests received while it ran taken out)
-is averaged per second of the replay (``BIN_S``; seconds with fewer than
-``MIN_PER_BIN`` batches are left out), each host on its own (a ``validate`` run of
-several hosts or replays gives one series each). Across those seconds the averages move
-together over a few seconds: their autocovariance at lags of 1, 2 and 3 s, pooled over
-the series, is fit as
-``sigma² exp(-lag / tau)`` (least squares on its log, over the positive lags), which
-leaves out the lag-0 variance, where the batches' own spread and the averages' sampling
-noise add to the drift. Assumptions: the drift is an Ornstein-Uhlenbeck process in the
-log of the speed, the same for every model and batch size; averaging over a second
-changes its autocovariance little at a correlation time of a second or more; no drift
-is fit (None) when the replay has fewer than ``MIN_BINS`` such seconds, or when the
-1-second autocovariance is not positive or the 2-second one is not (a drift faster than a
-second is the batch spread's). A correlation time longer than ``MAX_TAU_S`` is taken as
-that: over a replay of a minute, a longer one is a trend.
+is averaged per second of the replay (``BIN_S``; seconds with fewer than ``MIN_PER_BIN``
+batches are left out), each host on its own (a ``validate`` run of several hosts or
+replays gives one series each). Across those seconds the averages move together over a
+few seconds: their autocovariance at lags of 1, 2 and 3 s, pooled over the series, is
+fit as ``sigma² exp(-lag / tau)`` (least squares on its log, over the positive lags),
+which leaves out the lag-0 variance, where the batches' own spread and the averages'
+sampling noise add to the drift. Assumptions: the drift is an Ornstein-Uhlenbeck process
+in the log of the speed, the same for every model and batch size; averaging over a
+second changes its autocovariance little at a correlation time of a second or more; no
+drift is fit (None) when the replay has fewer than ``MIN_BINS`` such seconds, or when
+the 1-second autocovariance is not positive or the 2-second one is not (a drift faster
+than a second is the batch spread's). A correlation time longer than ``MAX_TAU_S`` is
+taken as that: over a replay of a minute, a longer one is a trend.
 """
 
 from __future__ import annotations

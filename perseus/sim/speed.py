@@ -4,11 +4,11 @@ A shared machine's speed is not steady within a replay. On the embedded CPU host
 (2026-12-06, nine ``validate`` replays kept by ``bench_validate.py``), the median of a
 second's lone batches, each over its group's median over the whole replay, had a
 standard deviation of 8-16% across the seconds of a replay, and that of one second and
-of the next correlated at 0.2-0.6 (5 s apart, at -0.1 to 0.4). A
-slow stretch of a few seconds lengthens every batch in it together, so the queue builds
-up as independent draws of the same spread would not let it: the tail is heavier. The
-batch spread (:mod:`perseus.profile.spread`) is measured around each batch's 21
-neighbours, which leaves such stretches out; this process puts them back.
+of the next correlated at 0.2-0.6 (5 s apart, at -0.1 to 0.4). A slow stretch of a few
+seconds lengthens every batch in it together, so the queue builds up as independent
+draws of the same spread would not let it: the tail is heavier. The batch spread
+(:mod:`perseus.profile.spread`) is measured around each batch's 21 neighbours, which
+leaves such stretches out; this process puts them back.
 
 Model: the log of the speed factor is an Ornstein-Uhlenbeck process with standard
 deviation ``sigma`` and correlation time ``tau`` (``Profile.speed_drift``), started in
