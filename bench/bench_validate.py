@@ -135,7 +135,7 @@ def main() -> None:
 
 def print_row(case: str, model: str, label: str, requests: float, e: dict, late_ms: float, at: dict,
               steep: float | None) -> None:
-    ok = all(e[k] is not None and abs(e[k]) <= t for k, t in TARGETS.items())
+    ok = within(e, TARGETS)
     front = at.get("front_end_factor")
     print(f"{case:<16}{model:<14}{label:<10}{requests:>9g}"
           + "".join(f"{100 * e[k]:>+7.1f}%" for k in ("p50", "p95", "p99", "throughput"))
@@ -144,13 +144,18 @@ def print_row(case: str, model: str, label: str, requests: float, e: dict, late_
           + (f"{steep:>+11.1f}%" if steep is not None else f"{'-':>12}") + "  " + ("met" if ok else "missed"), flush=True)
 
 
+def within(error: dict, targets: dict[str, float]) -> bool:
+    """Whether every figure of ``targets`` was measured and within its target."""
+    return all(error[k] is not None and abs(error[k]) <= t for k, t in targets.items())
+
+
 def print_summary(tally: dict[str, list[dict]], spreads: list[dict[str, float]]) -> None:
     """Per kind of row: mean absolute latency errors, rows within the latency targets and
     within all five; then the replays' spread, where there are several."""
     for kind, errors in tally.items():
         mean = np.mean([[abs(e[k]) for k in LATENCY] for e in errors], axis=0)
-        latency = sum(all(abs(e[k]) <= TARGETS[k] for k in LATENCY) for e in errors)
-        every = sum(all(e[k] is not None and abs(e[k]) <= t for k, t in TARGETS.items()) for e in errors)
+        latency = sum(within(e, {k: TARGETS[k] for k in LATENCY}) for e in errors)
+        every = sum(within(e, TARGETS) for e in errors)
         print(f"{kind:<9} mean |error| p50 / p95 / p99: " + " / ".join(f"{100 * v:.1f}" for v in mean)
               + f"%; within the latency targets {latency} of {len(errors)} rows, within all five {every}")
     if spreads:

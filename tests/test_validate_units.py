@@ -17,7 +17,7 @@ from perseus.triton.client import ComputeStats
 from perseus.config.profile import Quantiles, SpeedDrift
 from perseus.config.scenario import ModelConfig
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, replay_spread,
-                                     speed_drift,
+                                     speed_drift, traced_requests,
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
@@ -212,8 +212,8 @@ def test_the_work_per_arrival_is_fit_on_each_run_and_host_of_a_placement():
     prof = profile({"a": {1: 5.0}})
     prof.arrival_work_ms = 0.4
     runs = [one_host(prof, {"a": ModelConfig()}, {"a": poisson(60, 3000, seed)}).requests for seed in (1, 2)]
-    assert arrival_work_ms(runs) == pytest.approx(0.4, abs=0.02)
-    assert arrival_work_ms([replace(runs[0], start_s=None)]) is None
+    assert arrival_work_ms(traced_requests(runs)) == pytest.approx(0.4, abs=0.02)
+    assert arrival_work_ms(traced_requests([replace(runs[0], start_s=None)])) is None
 
 
 def test_the_batch_spread_is_fit_on_each_run_with_its_own_work_taken_out():
@@ -223,9 +223,9 @@ def test_the_batch_spread_is_fit_on_each_run_with_its_own_work_taken_out():
     prof.arrival_work_ms = 0.4
     prof.batch_spread = Quantiles(mean=1.03, p5=0.8, p25=0.93, p50=1.0, p75=1.07, p95=1.4, p99=2.0)
     runs = [one_host(prof, {"a": ModelConfig()}, {"a": poisson(60, 3000, seed)}).requests for seed in (1, 2)]
-    spread = batch_spread(runs, arrival_work_ms(runs))
+    spread = batch_spread(traced_requests(runs), arrival_work_ms(traced_requests(runs)))
     assert [spread[key] for key in ("p5", "p50", "p95", "p99")] == pytest.approx([0.8, 1.0, 1.4, 2.0], rel=0.06)
-    assert batch_spread([replace(runs[0], start_s=None)], None) is None
+    assert batch_spread(traced_requests([replace(runs[0], start_s=None)]), None) is None
 
 
 def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():
@@ -235,6 +235,6 @@ def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():
     prof.speed_drift = SpeedDrift(sigma=0.1, tau_s=2.0)
     runs = [one_host(prof, {"a": ModelConfig()}, {"a": poisson(40, 12000, seed)}, seed=seed).requests
             for seed in (1, 2)]
-    drift = speed_drift(runs, None)
+    drift = speed_drift(traced_requests(runs), None)
     assert drift["sigma"] == pytest.approx(0.1, rel=0.25) and drift["tau_s"] == pytest.approx(2.0, rel=0.5)
-    assert speed_drift([replace(runs[0], start_s=None)], None) is None
+    assert speed_drift(traced_requests([replace(runs[0], start_s=None)]), None) is None

@@ -43,8 +43,8 @@ def fit_speed_drift(requests: pd.DataFrame, work_ms: float = 0.0) -> SpeedDrift 
     covariance = {lag: _autocovariance(series, lag) for lag in LAGS}
     if not covariance[1] > 0 or not covariance[2] > 0:
         return None
-    lags = np.array([lag for lag in LAGS if covariance[lag] > 0], dtype=float) * BIN_S
-    slope, intercept = np.polyfit(lags, np.log([covariance[lag] for lag in LAGS if covariance[lag] > 0]), 1)
+    positive = {lag * BIN_S: value for lag, value in covariance.items() if value > 0}
+    slope, intercept = np.polyfit(list(positive), np.log(list(positive.values())), 1)
     tau = MAX_TAU_S if slope >= -BIN_S / MAX_TAU_S else -1.0 / slope
     return SpeedDrift(sigma=round(float(np.sqrt(np.exp(intercept))), 4), tau_s=round(float(tau), 3))
 

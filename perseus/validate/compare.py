@@ -111,37 +111,35 @@ def batch_of_one_ms(runs: list[pd.DataFrame]) -> dict[str, dict[str, dict[str, f
     return result
 
 
-def arrival_work_ms(tables: list[RequestTable]) -> float | None:
+def arrival_work_ms(frame: pd.DataFrame | None) -> float | None:
     """The front end's work per arrival (:func:`perseus.profile.ingress.fit_arrival_work`)
-    fit on the traced requests of ``tables`` (runs of one placement, each host of each run
-    on its own); None where they were not traced or too few batches had arrivals."""
-    frame = _traced_requests(tables)
+    fit on the traced requests ``frame`` (:func:`traced_requests`); None where there were
+    none or too few batches had arrivals."""
     return None if frame is None else fit_arrival_work(frame)
 
 
-def batch_spread(tables: list[RequestTable], work_ms: float | None) -> dict[str, float] | None:
+def batch_spread(frame: pd.DataFrame | None, work_ms: float | None) -> dict[str, float] | None:
     """How lone batches spread around their neighbours' median
     (:func:`perseus.profile.spread.fit_batch_spread`, the front end's ``work_ms`` per
-    request received taken out: :func:`arrival_work_ms` of the same ``tables``), on their
-    traced requests; None where they were not traced or too few batches ran alone."""
-    frame = _traced_requests(tables)
+    request received taken out: :func:`arrival_work_ms` of the same ``frame``), on the
+    traced requests ``frame``; None where there were none or too few batches ran alone."""
     spread = None if frame is None else fit_batch_spread(frame, work_ms or 0.0)
     return None if spread is None else spread.model_dump(exclude_none=True)
 
 
-def speed_drift(tables: list[RequestTable], work_ms: float | None) -> dict[str, float] | None:
+def speed_drift(frame: pd.DataFrame | None, work_ms: float | None) -> dict[str, float] | None:
     """How the hosts' speed wandered over seconds (:func:`perseus.profile.drift.fit_speed_drift`,
     each host of each run its own series, the front end's ``work_ms`` per request received
-    taken out), on the traced requests of ``tables``; None where they were not traced or
-    too short."""
-    frame = _traced_requests(tables)
+    taken out), on the traced requests ``frame``; None where there were none or they
+    were too short."""
     drift = None if frame is None else fit_speed_drift(frame, work_ms or 0.0)
     return None if drift is None else drift.model_dump()
 
 
-def _traced_requests(tables: list[RequestTable]) -> pd.DataFrame | None:
-    """The traced requests of ``tables`` in the columns of ``validate``'s requests CSV, each
-    host of each run its own ``host``; None where none was traced."""
+def traced_requests(tables: list[RequestTable]) -> pd.DataFrame | None:
+    """The traced requests of ``tables`` (runs of one placement) in the columns of
+    ``validate``'s requests CSV, each host of each run its own ``host``; None where none
+    was traced."""
     frames = [pd.DataFrame({"host": [f"{run}/{h}" for h in table.host], "model": np.asarray(table.models)[table.model],
                             "received_s": table.arrival_s if table.received_s is None else table.received_s,
                             "compute_start_s": table.start_s, "compute_end_s": table.end_s})

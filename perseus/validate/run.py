@@ -39,7 +39,7 @@ from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, model_error,
                                      replay_spread, simulated_batch_ms, simulated_batches, simulated_histogram,
-                                     speed_drift, stage_summary, traced_batches, union_length)
+                                     speed_drift, stage_summary, traced_batches, traced_requests, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
 from perseus.validate.speed import ReplaySpeed, nudged, replay_speed, sensitivity
@@ -224,8 +224,9 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
         if len(replays) > 1:
             models[model]["replays"] = [_replay_errors(model, r, s, a) for r, a in zip(per_replay, at_speed)]
             models[model]["replay_spread"] = replay_spread([r["models"][model]["latency_ms"] for r in per_replay])
-    tables = {"measured": [t.requests for t in measured_traces], "simulated": [simulated.requests]}
-    work = {kind: arrival_work_ms(runs) for kind, runs in tables.items()}
+    frames = {"measured": traced_requests([t.requests for t in measured_traces]),
+              "simulated": traced_requests([simulated.requests])}
+    work = {kind: arrival_work_ms(frame) for kind, frame in frames.items()}
     return {
         "hosts": len(scenario.placements[name]), "cost_per_hour": measured["cost_per_hour"],
         "replays": len(replays),
@@ -233,8 +234,8 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
         "host_utilization": {"measured": measured["host_utilization"], "simulated": predicted["host_utilization"]},
         "lateness_ms_p99": p99_late,
         "arrival_work_ms": work,
-        "batch_spread": {kind: batch_spread(tables[kind], work[kind]) for kind in tables},
-        "speed_drift": {kind: speed_drift(tables[kind], work[kind]) for kind in tables},
+        "batch_spread": {kind: batch_spread(frame, work[kind]) for kind, frame in frames.items()},
+        "speed_drift": {kind: speed_drift(frame, work[kind]) for kind, frame in frames.items()},
         "load_generator_limited": bool(p99_late is not None and p99_late > LATENESS_LIMIT_MS),
         "failed_requests": int(sum(np.sum(~r.log.ok) for r in replays)),
         "models": models,
