@@ -16,7 +16,7 @@ second changes its autocovariance little at a correlation time of a second or mo
 drift is fit (None) when the replay has fewer than ``MIN_BINS`` such seconds, or when
 the 1-second autocovariance is not positive or the 2-second one is not (a drift faster
 than a second is the batch spread's). A correlation time longer than ``MAX_TAU_S`` is
-taken as that: over a replay of a minute, a longer one is a trend.
+taken as that: over a replay of two minutes, a longer one is a trend.
 """
 
 from __future__ import annotations

@@ -156,7 +156,7 @@ class Settings:
     cold_batch_requests: int = 8   # per window of a cold-start point of that size
     probe_think_ms: float = 10.0   # think time of the busy and timer points
     timer_delay_ms: float = 2.0
-    replay_s: float = 60.0            # the frontend phase's replay
+    replay_s: float = 120.0           # the frontend phase's replay (a minute left the speed drift's fit noisy)
     replay_utilization: tuple[float, ...] = (0.5, 0.1)   # of the core, shared equally by the models, in turn
 
     def queue_delay_ms(self, point: "Point") -> float | None:
