@@ -79,12 +79,23 @@ def validate(data: Any, model: type[M], file: str | Path, context: dict[str, Any
         raise input_error_from(exc, file) from None
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()   # read once, at import: setting it is process-wide
+
+
 def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one."""
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half of one.
+    The file gets the permissions a plain ``open`` would give it (``mkstemp``'s are 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(fd, 0o666 & ~UMASK)
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
             handle.flush()
