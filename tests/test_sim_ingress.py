@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perseus.config.scenario import ModelConfig
-from perseus.profile.ingress import fit_arrival_work
+from perseus.profile.ingress import fit_arrival_work, lone_batches
 from perseus.sim.ingress import ArrivalPauses
 from sim_helpers import one_host, poisson, profile, traced
 
@@ -76,3 +76,13 @@ def test_the_fit_compares_a_batch_with_its_neighbours_as_the_core_drifts():
     would look short."""
     busy, quiet = paused_replay(5.0, 0.4, poisson(120, 4000, 5)), paused_replay(6.0, 0.4, 40.0 + poisson(20, 1000, 6))
     assert fit_arrival_work(pd.concat([busy, quiet], ignore_index=True)) == pytest.approx(0.4, abs=0.05)
+
+
+def test_batches_of_other_hosts_at_the_same_time_are_still_lone():
+    """A placement's hosts each have their own core: a batch is lone when no other batch
+    of its own host overlaps it, whatever the other hosts run meanwhile."""
+    one = paused_replay(5.0, 0.4, poisson(60, 3000, 3))
+    both = pd.concat([one, one.assign(host="g")], ignore_index=True)   # the same batches on a second host
+    alone, together = lone_batches(one), lone_batches(both)
+    assert len(together) == 2 * len(alone) > 0
+    assert fit_arrival_work(both) == pytest.approx(fit_arrival_work(one))
