@@ -42,11 +42,18 @@ def test_busy_time_is_the_union_of_batches_inside_the_window(spans, lo, length):
     assert union_length(np.concatenate([starts, starts]), np.concatenate([ends, ends]), lo, lo + length) == expected
 
 
+def without_drawn_speeds(loaded: LoadedScenario) -> LoadedScenario:
+    profiles = {h: p.model_copy(update={"batch_spread": None, "speed_drift": None}) for h, p in loaded.profiles.items()}
+    return loaded.model_copy(update={"profiles": profiles})
+
+
 def test_replay_speed_recovers_the_speed_a_replay_computed_at():
     """A "replay" simulated with every compute time 1.25 times (0.8 times) the profile's:
     its batches by size give back that speed, though the heat and the overlap it moves
-    make compute scale out of proportion, and the simulation at that speed is the replay."""
-    loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
+    make compute scale out of proportion, and the simulation at that speed is the replay.
+    The profile's drawn batch spread and speed drift are left out: they draw anew as any
+    speed reorders the events, which moves the solve by up to 2% on this busy host."""
+    loaded = without_drawn_speeds(load_scenario(ROOT / "scenarios/co-serving.yaml"))
     window = window_of(loaded, 60.0)
     arrivals = scenario_arrivals(loaded, 11, window.end_s)
     as_profiled = simulate_one(loaded, "shared", arrivals, 11, window)

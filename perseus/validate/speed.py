@@ -14,7 +14,11 @@ same sizes, weighted by the measured counts. The profile is rescaled by it
 is busier, so warmer, :mod:`perseus.sim.service`) and how much its models overlap, so the
 speed is solved for over ``SPEED_ROUNDS`` simulations (:func:`replay_speed`). Assumptions: the host computed every batch
 size, cold start and switch slower or faster by one factor over the whole replay; a
-model served by several hosts gets the factor of all of them together.
+model served by several hosts gets the factor of all of them together. A profile's batch
+spread and speed drift are drawn anew in each simulation as the speed reorders its
+events, so the solve is as noisy as one simulation's batch times: 60 s of
+``scenarios/co-serving.yaml``'s shared host replayed 1.25 times slower were read back as
+1.27 (1.250 without those two draws).
 
 The front end drifts with the machine too: on embedded hosts, whose request traces split
 each latency (:func:`perseus.validate.compare.stage_summary`), the live front end was 0.70
