@@ -18,7 +18,7 @@ model served by several hosts gets the factor of all of them together. A profile
 spread and speed drift are drawn anew in each simulation as the speed reorders its
 events, so the solve is as noisy as one simulation's batch times: 60 s of
 ``scenarios/co-serving.yaml``'s shared host replayed 1.25 times slower were read back as
-1.27 (1.250 without those two draws).
+1.272 and 1.266 for its two models (1.253 and 1.247 without those two draws).
 
 The front end drifts with the machine too: on embedded hosts, whose request traces split
 each latency (:func:`perseus.validate.compare.stage_summary`), the live front end was 0.70
