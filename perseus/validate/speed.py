@@ -17,7 +17,7 @@ size, cold start and switch slower or faster by one factor over the whole replay
 model served by several hosts gets the factor of all of them together. A profile's batch
 spread and speed drift are drawn anew in each simulation as the speed reorders its
 events, so the solve is as noisy as one simulation's batch times: 60 s of
-``scenarios/co-serving.yaml``'s shared host replayed 1.25 times slower were read back as
+``scenarios/co-serving.yaml``'s shared host computing 1.25 times as long were read back as
 1.272 and 1.266 for its two models (1.253 and 1.247 without those two draws).
 
 The front end drifts with the machine too: on embedded hosts, whose request traces split
