@@ -28,7 +28,8 @@ both on the 08:03 run; 56 model-case rows): the mean absolute p50 / p95 / p99 er
 from 2.4 / 9.8 / 14.6% to 2.1 / 9.8 / 14.6%, the mean signed one from +1.5 / -7.3 /
 -13.0% to 0.0 / -7.6 / -11.9%, and the rows within all three latency targets from 13 to
 15. A drift of 0.10 over 2 s given to every profile gave 1.8 / 9.5 / 13.2% (19 rows):
-the fit on a replay of a minute is itself noisy.
+the fit on the one-minute replays those profiles had is itself noisy (the profiler's
+replay now runs two minutes).
 """
 
 from __future__ import annotations
