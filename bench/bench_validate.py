@@ -24,7 +24,8 @@ At the end it sums up each kind of row (``profile``, ``at speed``, single replay
 mean absolute p50 / p95 / p99 error, and how many rows meet the three latency targets and
 all five; with ``--repeat`` 2 or more, also how far the replays of the same arrivals
 landed from each other (``replay_spread``, the mean over the rows): the noise floor under
-those errors.
+those errors; beside it the simulations of the same arrivals at other seeds
+(``seed_spread``), and on how many rows the replays landed wider apart at p99.
 
 ``--keep DIR`` leaves in DIR the profile as it was, each case's scenario, results (JSON)
 and requests (CSV, with Triton's trace times), to study the error afterwards without
@@ -102,7 +103,7 @@ def main() -> None:
     print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
           f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'front':>7}{'p99/1% slow':>12}  targets")
     tally: dict[str, list[dict]] = {}      # per kind of row, the errors
-    spreads: list[dict[str, float]] = []   # per model and case, how far its replays landed apart
+    spreads: list[tuple[dict, dict]] = []   # per model and case, its replays and simulations apart
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
@@ -124,7 +125,7 @@ def main() -> None:
                 rows += [(f"replay {k}", one["at_replay_speed"]["error"], one["at_replay_speed"])
                          for k, one in enumerate(entry.get("replays", []), start=1)]
                 if entry.get("replay_spread"):
-                    spreads.append(entry["replay_spread"])
+                    spreads.append((entry["replay_spread"], entry["seed_spread"]))
                 for label, e, at in rows:
                     tally.setdefault("replays" if label.startswith("replay") else label, []).append(e)
                     steep = (at.get("sensitivity") or {}).get("p99") if label == "at speed" else None
@@ -149,9 +150,10 @@ def within(error: dict, targets: dict[str, float]) -> bool:
     return all(error[k] is not None and abs(error[k]) <= t for k, t in targets.items())
 
 
-def print_summary(tally: dict[str, list[dict]], spreads: list[dict[str, float]]) -> None:
+def print_summary(tally: dict[str, list[dict]], spreads: list[tuple[dict, dict]]) -> None:
     """Per kind of row: mean absolute latency errors, rows within the latency targets and
-    within all five; then the replays' spread, where there are several."""
+    within all five; then, where there are several replays, how far they landed apart
+    against the simulations at other seeds."""
     for kind, errors in tally.items():
         mean = np.mean([[abs(e[k]) for k in LATENCY] for e in errors], axis=0)
         latency = sum(within(e, {k: TARGETS[k] for k in LATENCY}) for e in errors)
@@ -159,9 +161,12 @@ def print_summary(tally: dict[str, list[dict]], spreads: list[dict[str, float]])
         print(f"{kind:<9} mean |error| p50 / p95 / p99: " + " / ".join(f"{100 * v:.1f}" for v in mean)
               + f"%; within the latency targets {latency} of {len(errors)} rows, within all five {every}")
     if spreads:
-        floor = np.mean([[spread[k] for k in LATENCY] for spread in spreads], axis=0)
-        print("replays of the same arrivals apart, mean over rows, p50 / p95 / p99: "
-              + " / ".join(f"{100 * v:.1f}" for v in floor) + "%")
+        floor = np.mean([[[spread[k] for k in LATENCY] for spread in pair] for pair in spreads], axis=0)
+        wider = sum(live["p99"] > simulated["p99"] for live, simulated in spreads)
+        print("runs of the same arrivals apart, mean over rows, p50 / p95 / p99: replays "
+              + " / ".join(f"{100 * v:.1f}" for v in floor[0]) + "%, simulations at other seeds "
+              + " / ".join(f"{100 * v:.1f}" for v in floor[1]) + f"%; replays wider at p99 on {wider} of "
+              + f"{len(spreads)} rows")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perseus.validate.compare import SPREAD_KEYS, replay_spread
+from perseus.validate.compare import SPREAD_KEYS, runs_apart
 
 
 def measured(folder: Path) -> list[dict[tuple[str, str], np.ndarray]]:
@@ -46,7 +46,7 @@ def main() -> None:
     differences = []
     for row in rows:
         values = np.array([run[row] for run in runs])
-        spread = replay_spread([dict(zip(SPREAD_KEYS, latency)) for latency in values])
+        spread = runs_apart([dict(zip(SPREAD_KEYS, latency)) for latency in values])
         differences.append([100 * spread[k] for k in SPREAD_KEYS])
         ranges = "  ".join(f"{k} {values[:, i].min():6.1f}-{values[:, i].max():6.1f}"
                            for i, k in enumerate(SPREAD_KEYS))

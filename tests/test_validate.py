@@ -103,7 +103,9 @@ def test_repeat_compares_the_simulation_with_the_mean_of_the_replays(tmp_path):
     assert placement["replays"] == 2 and len(runs) == 2
     a, b = (run["latency_ms"] for run in runs)   # the two replays of the same arrivals: the noise floor
     assert entry["replay_spread"] == {key: pytest.approx(abs(a[key] / b[key] - 1)) for key in ("p50", "p95", "p99")}
-    assert "noise floor" in result.stdout
+    assert "noise floor" in result.stdout and "5 seeds" in result.stdout
+    assert set(entry["seed_spread"]) == {"p50", "p95", "p99"}   # the profile's draws part the simulations
+    assert all(0 < value < 1 for value in entry["seed_spread"].values())
     assert measured["requests"] == entry["simulated"]["requests"]
     for key in ("p50", "p95", "p99"):
         mean = np.mean([run["latency_ms"][key] for run in runs])

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from perseus.cli.validate import speed_noise
+from perseus.cli.validate import speed_noise, wide_replays
 from perseus.config.scenario import LoadedScenario, Scenario, load_scenario
 from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
 from perseus.config.profile import Quantiles, SpeedDrift
 from perseus.config.scenario import ModelConfig
-from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, replay_spread,
+from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, runs_apart,
                                      speed_drift, traced_requests,
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
@@ -207,10 +207,21 @@ def test_batches_of_one_are_told_apart_alone_and_joining_another_model():
 def test_replays_apart_is_the_mean_over_every_two_replays():
     runs = [{"p50": 10.0, "p95": 20.0, "p99": 40.0}, {"p50": 10.0, "p95": 25.0, "p99": 40.0},
             {"p50": 10.0, "p95": 20.0, "p99": 20.0}]
-    spread = replay_spread(runs)   # pairs (1, 2), (1, 3), (2, 3): |a / b - 1|
+    spread = runs_apart(runs)   # pairs (1, 2), (1, 3), (2, 3): |a / b - 1|
     assert spread["p50"] == 0.0
     assert spread["p95"] == pytest.approx((0.2 + 0.0 + 0.25) / 3) and spread["p99"] == pytest.approx((0 + 1 + 1) / 3)
-    assert replay_spread(runs[:1]) is None
+    assert runs_apart(runs[:1]) is None
+    assert runs_apart([runs[0], {**runs[1], "p99": None}]) == {"p50": 0.0, "p95": pytest.approx(0.2), "p99": None}
+
+
+def test_validate_warns_where_the_replays_landed_far_wider_apart_than_the_simulations():
+    def result(replays: float | None, seeds: float) -> dict:
+        spread = None if replays is None else {"p50": 0.0, "p95": 0.0, "p99": replays}
+        return {"models": {"a": {"replay_spread": spread, "seed_spread": {"p50": 0.0, "p95": 0.0, "p99": seeds}}}}
+
+    assert len(lines := wide_replays(result(0.41, 0.15))) == 1
+    assert "41.0% apart at p99" in lines[0] and "15.0%" in lines[0]
+    assert wide_replays(result(0.25, 0.15)) == [] and wide_replays(result(None, 0.15)) == []
 
 
 def test_the_work_per_arrival_is_fit_on_each_run_and_host_of_a_placement():

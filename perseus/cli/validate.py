@@ -14,12 +14,13 @@ from perseus.config.hosts import load_inventory
 from perseus.config.scenario import load_scenario
 from perseus.errors import HostError, Interrupted
 from perseus.validate.compare import worst_p99_error
-from perseus.validate.run import run, write_outputs
+from perseus.validate.run import SEED_RUNS, run, write_outputs
 
 console = Console()
 err = Console(stderr=True)
 SPEED_DRIFT_WARN = 0.05   # warn when the replay computed this much slower or faster than its profile
 SPEED_NOISE_WARN = 0.05   # warn when the spread of the replays' speeds alone moves a p99 this much
+WIDE_REPLAYS = 2.0        # warn when replays land this many times as far apart at p99 as simulations at other seeds
 
 
 def validate_command(
@@ -64,7 +65,7 @@ def validate_command(
                 f"{m} {100 * d:+.0f}%" for m, d in drifted.items()) + " against the simulation of its profile "
                 "during the replay: part of the error is the machine's, not the model's; the rows at replay speed "
                 "(the profile rescaled to it) show the model's, and re-profiling brings the profile up to date")
-        for line in speed_noise(result):
+        for line in [*speed_noise(result), *wide_replays(result)]:
             err.print(f"[yellow]warning:[/] {line}")
         if result["load_generator_limited"]:
             err.print(f"[yellow]warning:[/] requests left up to {result['lateness_ms_p99']:.2f} ms late (p99): "
@@ -91,6 +92,20 @@ def speed_noise(result: dict[str, Any]) -> list[str]:
             lines.append(f"{model}'s replays computed at {min(replays):.2f}-{max(replays):.2f} times its profile, "
                          f"and at this load its simulated p99 moves {steep['p99']:+.1f}% per 1% slower host: the "
                          f"machine's drift alone moves its p99 by about {spread * abs(steep['p99']):.0f}%")
+    return lines
+
+
+def wide_replays(result: dict[str, Any]) -> list[str]:
+    """The models whose replays landed ``WIDE_REPLAYS`` times as far apart at p99 as the
+    simulations of the same arrivals at other seeds: the host varied more than its profile
+    measured, so no one simulation follows every replay."""
+    lines = []
+    for model, entry in result["models"].items():
+        live, simulated = (entry.get("replay_spread") or {}).get("p99"), entry["seed_spread"]["p99"]
+        if live is not None and simulated is not None and live > WIDE_REPLAYS * simulated:
+            lines.append(f"{model}'s replays of the same arrivals landed {100 * live:.1f}% apart at p99, its "
+                         f"simulations at {SEED_RUNS} seeds {100 * simulated:.1f}%: the host varied more between "
+                         "replays than its profile measured within one, an error up to that spread is the host's")
     return lines
 
 
@@ -162,10 +177,8 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
         for kind, label in (("alone", "alone"), ("joined", "joining another model's")):
             table.add_row(f"  batch of 1 ms, {label} (p5 p50 p95)", _spread(ones.get("measured"), kind),
                           _spread(ones.get("simulated"), kind))
-        if entry.get("replay_spread"):
-            spread = entry["replay_spread"]
-            table.add_row("  replays apart (p50 p95 p99): the noise floor",
-                          " ".join(f"{100 * spread[key]:.1f}%" for key in ("p50", "p95", "p99")), "")
+        table.add_row(f"  apart: replays (noise floor) / {SEED_RUNS} seeds (p50 p95 p99)",
+                      _apart(entry.get("replay_spread")), _apart(entry["seed_spread"]))
         stages = entry["stages"]
         for stage in ("front_end", "queue", "compute"):
             table.add_row(f"  {stage.replace('_', ' ')} ms (mean p95)", _stage(stages["measured"], stage),
@@ -185,6 +198,10 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
 
 def _drift(drift: dict[str, float] | None) -> str:
     return "-" if drift is None else f"{drift['sigma']:.3f} {drift['tau_s']:.1f}"
+
+
+def _apart(spread: dict[str, float | None] | None) -> str:
+    return " ".join(_pct(spread[key]).lstrip("+") for key in ("p50", "p95", "p99")) if spread else "-"
 
 
 def _ratios(spread: dict[str, float] | None) -> str:

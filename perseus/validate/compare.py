@@ -147,16 +147,18 @@ def traced_requests(tables: list[RequestTable]) -> pd.DataFrame | None:
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def replay_spread(latencies: list[dict[str, float]]) -> dict[str, float] | None:
-    """How far replays of the same arrivals landed from each other: per percentile of
-    ``SPREAD_KEYS``, the mean over every two replays (earlier ``a``, later ``b``) of
-    ``|a / b - 1|``; an error below it is the machine's noise, not the model's (None with
-    fewer than two replays)."""
+def runs_apart(latencies: list[dict[str, float | None]]) -> dict[str, float | None] | None:
+    """How far runs of the same arrivals landed from each other (live replays, or
+    simulations at other seeds): per percentile of ``SPREAD_KEYS``, the mean over every
+    two runs (earlier ``a``, later ``b``) of ``|a / b - 1|`` (None with fewer than two
+    runs; a percentile None where a run lacks it). An error below the replays' is the
+    machine's noise, not the model's; replays far wider apart than the simulations say the
+    host varied more than its profile measured."""
     if len(latencies) < 2:
         return None
-    pairs = itertools.combinations(latencies, 2)
-    differences = np.array([[abs(a[key] / b[key] - 1.0) for key in SPREAD_KEYS] for a, b in pairs])
-    return {key: float(value) for key, value in zip(SPREAD_KEYS, differences.mean(axis=0))}
+    pairs = list(itertools.combinations(latencies, 2))
+    return {key: None if any(a[key] is None or not b[key] for a, b in pairs)
+            else float(np.mean([abs(a[key] / b[key] - 1.0) for a, b in pairs])) for key in SPREAD_KEYS}
 
 
 def worst_p99_error(placements: dict[str, Any]) -> float:

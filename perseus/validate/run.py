@@ -15,6 +15,16 @@ draw of a noisy machine: two replays of the same arrivals on the embedded host d
 by 8.9 / 15.4 / 19.1% at p50 / p95 / p99 on average (nine runs, ``bench/live_spread.py``,
 2026-11-29), more than the simulator's error against either; the mean of several replays
 is the steadier reference.
+
+Beside the replays' spread (``replay_spread``), each model gets the simulation's own:
+the same arrivals simulated at ``SEED_RUNS`` seeds (the scenario's and the next ones),
+apart by the same measure (``seed_spread``, :func:`perseus.validate.compare.runs_apart`).
+It is what the profile's randomness (batch spread, speed drift, front end) alone puts
+between two runs. Re-simulated on the arrivals of eight kept ``bench_validate.py`` runs
+(2026-12-06, 00:08 to 14:35; 45 model-case rows of two or three replays), five seeds landed
+2.9 / 5.8 / 7.1% apart at p50 / p95 / p99 on average, the live replays 11.1 / 29.6 /
+36.3%, wider at p99 on 41 rows: the embedded host varied far more between replays than
+its profile measured within one.
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ from perseus.simulation import combine, placements_to_run, simulate_one, window_
 from perseus.sim.trace import SimTrace
 from perseus.triton.trace import read_trace
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, model_error,
-                                     replay_spread, simulated_batch_ms, simulated_batches, simulated_histogram,
+                                     runs_apart, simulated_batch_ms, simulated_batches, simulated_histogram,
                                      speed_drift, stage_summary, traced_batches, traced_requests, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
@@ -47,6 +57,7 @@ from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
 LATENESS_LIMIT_MS = 1.0
+SEED_RUNS = 5   # simulations of the same arrivals whose spread ``seed_spread`` gives
 
 
 @dataclass(frozen=True)
@@ -128,11 +139,12 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
         if failed:
             break
     simulated = simulate_one(loaded, name, arrivals, seed, window)
+    seed_runs = [simulated, *(simulate_one(loaded, name, arrivals, seed + k, window) for k in range(1, SEED_RUNS))]
     speeds = [None if r.view is None else nudged(loaded, name, arrivals, seed, window, replay_speed(
         loaded, name, arrivals, seed, window, simulated, {m: r.view.batch_ms(m) for m in loaded.scenario.models},
         {m: r.view.batch_histogram(m) for m in loaded.scenario.models}, _front_end_ms(r.log, loaded, window)))
         for r in replays]
-    outcome.results["placements"][name] = compare_placement(loaded, name, replays, simulated, speeds, window)
+    outcome.results["placements"][name] = compare_placement(loaded, name, replays, seed_runs, speeds, window)
     if failed:
         host, count = next(iter(failed.items()))
         first = next(iter(replays[-1].log.errors.values()))
@@ -174,9 +186,10 @@ def _front_end_ms(log: ReplayLog, loaded: LoadedScenario, window: Window) -> dic
     return {m: s["front_end"]["mean"] for m, s in stages.items() if s}
 
 
-def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], simulated: SimTrace,
+def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], seed_runs: list[SimTrace],
                       speeds: list[ReplaySpeed | None], window: Window) -> dict[str, Any]:
-    """Measured against simulated, as profiled (``simulated``, ``error``) and at the speed
+    """Measured against simulated, as profiled (``simulated``, ``error``: the first of
+    ``seed_runs``, the simulations at the scenario's seed and the next ones) and at the speed
     each replay computed at (``at_replay_speed``, :mod:`perseus.validate.speed`; null
     without the servers' statistics). Over several replays the measured numbers are their
     means (:func:`perseus.simulation.combine`), and so are the simulations at their speeds."""
@@ -185,7 +198,9 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     measured_traces = [_measured_trace(r, len(scenario.placements[name]), window) for r in replays]
     per_replay = [placement_summary(t, scenario, name, window, prices) for t in measured_traces]
     measured = combine(per_replay)
-    predicted = placement_summary(simulated, scenario, name, window, prices)
+    simulated = seed_runs[0]
+    at_seeds = [placement_summary(t, scenario, name, window, prices) for t in seed_runs]
+    predicted = at_seeds[0]
     at_speed = [None if s is None else (s, placement_summary(s.trace, scenario, name, window, prices)) for s in speeds]
     timed = [s for s in at_speed if s is not None]
     nudges = [(summary, placement_summary(s.nudged, scenario, name, window, prices))
@@ -220,10 +235,11 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
             "batch_of_one_ms": {kind: joins[kind].get(model) for kind in joins},
             "stages": {"measured": mean_stages([stage_summary(t.requests, model, window) for t in measured_traces]),
                        "simulated": stage_summary(simulated.requests, model, window)},
+            "seed_spread": runs_apart([summary["models"][model]["latency_ms"] for summary in at_seeds]),
         }
         if len(replays) > 1:
             models[model]["replays"] = [_replay_errors(model, r, s, a) for r, a in zip(per_replay, at_speed)]
-            models[model]["replay_spread"] = replay_spread([r["models"][model]["latency_ms"] for r in per_replay])
+            models[model]["replay_spread"] = runs_apart([r["models"][model]["latency_ms"] for r in per_replay])
     frames = {"measured": traced_requests([t.requests for t in measured_traces]),
               "simulated": traced_requests([simulated.requests])}
     work = {kind: arrival_work_ms(frame) for kind, frame in frames.items()}
