@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perseus.config.profile import ColdStart, ModelProfile, OverheadStats, Quantiles
+from perseus.config.profile import ColdStart, LinearFit, ModelProfile, OverheadStats, Quantiles
 from perseus.config.scenario import ModelConfig
 from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
 from sim_helpers import one_host, profile
@@ -152,6 +152,11 @@ def test_a_profile_at_another_speed_scales_compute_but_not_overhead():
     assert np.allclose(one_host(prof, config, arrivals).requests.latency_s, [0.013 + 0.001, 0.013 + 0.001])
     assert np.allclose(one_host(slower, config, arrivals).requests.latency_s, [0.0195 + 0.001, 0.0195 + 0.001])
     assert prof.models["m"].batch_latency_ms[4].mean == 22.0                    # the original is untouched
+    prof.models["m"].fit = LinearFit(intercept_ms=6.0, per_item_ms=4.0, r2=1.0)
+    by_size = prof.at_speeds({"m": 1.5}, slopes={"m": 0.5}).models["m"]        # a batch of k: 1.5 * k ** 0.5
+    assert by_size.batch_latency_ms[1].mean == 15.0 and by_size.batch_latency_ms[4].mean == pytest.approx(66.0)
+    assert by_size.cold_start.compute_ms == [15.0, 19.5]                          # the cold start is batch 1's
+    assert (by_size.fit.intercept_ms, by_size.fit.per_item_ms) == pytest.approx((18.0, 12.0))   # as size 4: x3
 
 
 def test_front_end_spread_alone_and_on_a_busy_core():

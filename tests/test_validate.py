@@ -59,6 +59,7 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     assert set(times["simulated"]) == set(entry["batch_sizes"]["simulated"]) and times["measured"]["1"] > 0
     rescaled = entry["at_replay_speed"]                               # the profile at the replay's speed
     assert 0.5 < rescaled["factor"] < 2 and rescaled["simulated"]["requests"] == measured["requests"]
+    assert -1 < rescaled["slope"] < 1 and "size^" in result.stdout               # the law by batch size
     assert set(rescaled["error"]) == set(error) and "at replay speed" in result.stdout
     assert 0.3 < rescaled["front_end_factor"] < 3 and "front end x" in result.stdout   # from the traces
     assert rescaled["sensitivity"]["p50"] > 0 and "per 1% slower host" in result.stdout   # a slower host is slower

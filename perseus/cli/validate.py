@@ -130,7 +130,8 @@ def error_table(name: str, result: dict[str, Any]) -> Table:
         table.add_row(model, *_comparison_cells(entry["measured"], entry["simulated"], entry["error"]))
         if speed:
             front = speed.get("front_end_factor")
-            table.add_row(f"  at replay speed x{speed['factor']:.2f}" + (f", front end x{front:.2f}" if front else ""),
+            table.add_row(f"  at replay speed x{speed['factor']:.2f} size^{speed['slope']:+.2f}"
+                          + (f", front end x{front:.2f}" if front else ""),
                           *_comparison_cells(entry["measured"], speed["simulated"], speed["error"]))
         if speed and speed.get("sensitivity"):
             table.add_row("  simulated, per 1% slower host", "", *_sensitivity_cells(speed["sensitivity"]), "", "")

@@ -131,18 +131,24 @@ class ModelProfile(_Strict):
             raise ValueError("batch_latency_ms needs at least one batch size")
         return self
 
-    def at_speed(self, factor: float) -> "ModelProfile":
-        """The same model on a host that computes ``factor`` times as long: every compute
-        time (curve, fit, cold start) scaled, the overhead outside compute kept."""
-        def scale(value: float | None) -> float | None:
-            return None if value is None else value * factor
+    def at_speed(self, factor: float, slope: float = 0.0) -> "ModelProfile":
+        """The same model on a host that computes a batch of ``k`` ``factor * k ** slope``
+        times as long: every compute time scaled (the curve by size, the cold start as
+        batch 1, the linear fit, used beyond the curve, as its largest size), the overhead
+        outside compute kept."""
+        def at(size: int) -> float:
+            return factor * size ** slope
 
-        curve = {size: stats.model_copy(update={
-                     **{key: scale(getattr(stats, key)) for key in ("mean", "p50", "p95", "p99", "std")},
-                     "passes": stats.passes and [p * factor for p in stats.passes]})
-                 for size, stats in self.batch_latency_ms.items()}
-        fit = self.fit and self.fit.model_copy(update={"intercept_ms": self.fit.intercept_ms * factor,
-                                                       "per_item_ms": self.fit.per_item_ms * factor})
+        def scaled(stats: LatencyStats, by: float) -> LatencyStats:
+            return stats.model_copy(update={
+                **{key: None if getattr(stats, key) is None else getattr(stats, key) * by
+                   for key in ("mean", "p50", "p95", "p99", "std")},
+                "passes": stats.passes and [p * by for p in stats.passes]})
+
+        curve = {size: scaled(stats, at(size)) for size, stats in self.batch_latency_ms.items()}
+        beyond = at(max(self.batch_latency_ms))
+        fit = self.fit and self.fit.model_copy(update={"intercept_ms": self.fit.intercept_ms * beyond,
+                                                       "per_item_ms": self.fit.per_item_ms * beyond})
         cold = self.cold_start and self.cold_start.model_copy(
             update={"compute_ms": [c * factor for c in self.cold_start.compute_ms]})
         return self.model_copy(update={"batch_latency_ms": curve, "fit": fit, "cold_start": cold})
@@ -221,12 +227,15 @@ class Profile(_Strict):
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""
         return self.interference.get(victim, {}).get(neighbour, 1.0)
 
-    def at_speeds(self, factors: dict[str, float], front_ends: dict[str, float] | None = None) -> "Profile":
-        """The profile with each named model's compute times scaled (``ModelProfile.at_speed``)
-        and, by ``front_ends``, its times outside compute (``ModelProfile.with_front_end``);
-        switch costs scale with the model that pays them."""
-        front_ends = front_ends or {}
-        models = {name: m.at_speed(factors[name]) if name in factors else m for name, m in self.models.items()}
+    def at_speeds(self, factors: dict[str, float], front_ends: dict[str, float] | None = None,
+                  slopes: dict[str, float] | None = None) -> "Profile":
+        """The profile with each named model's compute times scaled (``ModelProfile.at_speed``,
+        by ``factors`` and ``slopes``) and, by ``front_ends``, its times outside compute
+        (``ModelProfile.with_front_end``); switch costs scale with the model that pays them,
+        as its batch 1."""
+        front_ends, slopes = front_ends or {}, slopes or {}
+        models = {name: m.at_speed(factors[name], slopes.get(name, 0.0)) if name in factors else m
+                  for name, m in self.models.items()}
         models = {name: m.with_front_end(front_ends[name]) if name in front_ends else m for name, m in models.items()}
         switch = {a: {b: ms * factors.get(a, 1.0) for b, ms in row.items()} for a, row in self.switch_ms.items()}
         return self.model_copy(update={"models": models, "switch_ms": switch})

@@ -113,10 +113,12 @@ def _replay_scenario(profile: Profile, models: list[str], max_batch_size: int, e
     return LoadedScenario(path=Path(f"{profile.host}.yaml"), scenario=scenario, profiles={HOST_TYPE: profile})
 
 
-def _carrying(loaded: LoadedScenario, factors: dict[str, float]) -> LoadedScenario:
+def _carrying(loaded: LoadedScenario, factors: dict[str, float], slopes: dict[str, float]) -> LoadedScenario:
     """The scenario whose profiles carry ``factors`` as open-loop factors, the way the
     simulator will read them (every batch's compute times the factor; the cold-start
-    table's duty cycles stay as measured, where a slower host's would move)."""
+    table's duty cycles stay as measured, where a slower host's would move). ``slopes``
+    are all zero: the replay measures batches of one only, so it has no law by size."""
+    assert not any(slopes.values()), slopes
     return loaded.model_copy(update={"profiles": {host_type: with_open_loop_factors(profile, factors)
                                                   for host_type, profile in loaded.profiles.items()}})
 

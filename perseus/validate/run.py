@@ -217,12 +217,13 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     for model in scenario.models:
         m, s = measured["models"][model], predicted["models"][model]
         factors = [speed.factors[model] for speed, _ in timed if model in speed.factors]
+        slopes = [speed.slopes.get(model, 0.0) for speed, _ in timed if model in speed.factors]
         front_ends = [speed.front_ends[model] for speed, _ in timed if model in speed.front_ends]
         s_speed = predicted_at_speed["models"][model] if predicted_at_speed and factors else None
         models[model] = {
             "measured": m, "simulated": s, "error": model_error(m, s),
             "at_replay_speed": None if s_speed is None else {
-                "factor": float(np.mean(factors)),
+                "factor": float(np.mean(factors)), "slope": float(np.mean(slopes)),
                 "front_end_factor": float(np.mean(front_ends)) if len(front_ends) == len(factors) else None,
                 "simulated": s_speed, "error": model_error(m, s_speed),
                 "sensitivity": _mean_sensitivity([sensitivity(at["models"][model], slow["models"][model])
@@ -281,6 +282,7 @@ def _replay_errors(model: str, replayed: dict[str, Any], simulated: dict[str, An
     timed = at_speed is not None and model in at_speed[0].factors
     return {"latency_ms": measured["latency_ms"], "error": model_error(measured, simulated),
             "at_replay_speed": {"factor": at_speed[0].factors[model],
+                                "slope": at_speed[0].slopes.get(model, 0.0),
                                 "front_end_factor": at_speed[0].front_ends.get(model),
                                 "error": model_error(measured, at_speed[1]["models"][model])} if timed else None}
 
