@@ -4,8 +4,9 @@ One-model host and shared host (two models on one core), under Poisson, spiky an
 arrivals, each replayed open loop for DURATION seconds (default 130: at least 2 minutes
 and 2,000 requests per model) and simulated on the same trace. Prints the signed errors
 and whether each meets its target: p50 3%, p95 5%, p99 8%, throughput 1%, SLA violation
-rate 1.5 points. ``speed`` is how much slower (+) the host computed during the replay
-than the simulation of its profile, ``front`` how much longer its front end took (from
+rate 1.5 points. ``speed`` is how much slower (+) the host computed batches of one during
+the replay than the simulation of its profile, ``slope`` how much more a batch of ``k``
+(``k ** slope`` times that), ``front`` how much longer its front end took (from
 the request traces; :mod:`perseus.validate.speed`): a shared machine drifts, so the
 errors as profiled are not the model's alone. Each model gets two rows: the simulation
 as profiled (``profile``), and with the profile rescaled to the replay's speeds
@@ -101,7 +102,7 @@ def main() -> None:
     args.profile = args.profile or profile_of_this_machine()
     print(f"profile: {args.profile}")
     print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
-          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'front':>7}{'p99/1% slow':>12}  targets")
+          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'slope':>7}{'front':>7}{'p99/1% slow':>12}  targets")
     tally: dict[str, list[dict]] = {}      # per kind of row, the errors
     spreads: list[tuple[dict, dict]] = []   # per model and case, its replays and simulations apart
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,6 +142,7 @@ def print_row(case: str, model: str, label: str, requests: float, e: dict, late_
     print(f"{case:<16}{model:<14}{label:<10}{requests:>9g}"
           + "".join(f"{100 * e[k]:>+7.1f}%" for k in ("p50", "p95", "p99", "throughput"))
           + f"{100 * e['sla_violation_rate']:>+8.2f} {late_ms:>11.2f}{100 * (at['factor'] - 1):>+6.0f}%"
+          + f"{at['slope']:>+7.2f}"
           + (f"{100 * (front - 1):>+6.0f}%" if front else f"{'-':>7}")
           + (f"{steep:>+11.1f}%" if steep is not None else f"{'-':>12}") + "  " + ("met" if ok else "missed"), flush=True)
 

@@ -24,9 +24,10 @@ p99 error at replay speed was 3.1 / 13.0 / 19.8% with one factor (10 rows within
 three targets) and 2.8 / 10.9 / 16.0% with the law (19 rows), better at p99 in seven of
 the nine runs. Its price is noise where the truth is one factor: the slope is fit to the
 fewer batches of 2 and more, which each simulation draws anew, so it reads a few
-hundredths and moves the factor at batch 1 by up to about 1% (``tests``). Assumptions: the
-host computed cold starts and switches as its batch 1, and each size by one factor over
-the whole replay; a model served by several hosts gets the law of all of them together.
+hundredths and moves the factor at batch 1 by up to about 1%
+(``tests/test_validate_units.py``). Assumptions: the host computed cold starts and
+switches as its batch 1, and each size at one speed over the whole replay; a model
+served by several hosts gets the law of all of them together.
 A profile's batch spread and speed drift are drawn anew in each simulation as the speed
 reorders its events, so the solve is as noisy as one simulation's batch times: 60 s of
 ``scenarios/co-serving.yaml``'s shared host computing 1.25 times as long were read back as
