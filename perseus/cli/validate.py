@@ -61,7 +61,7 @@ def validate_command(
         drifted = {m: e["at_replay_speed"]["factor"] - 1 for m, e in result["models"].items()
                    if e["at_replay_speed"] and abs(e["at_replay_speed"]["factor"] - 1) > SPEED_DRIFT_WARN}
         if drifted:
-            err.print("[yellow]warning:[/] the host computed " + ", ".join(
+            err.print("[yellow]warning:[/] the host computed batches of one of " + ", ".join(
                 f"{m} {100 * d:+.0f}%" for m, d in drifted.items()) + " against the simulation of its profile "
                 "during the replay: part of the error is the machine's, not the model's; the rows at replay speed "
                 "(the profile rescaled to it) show the model's, and re-profiling brings the profile up to date")

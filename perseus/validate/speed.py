@@ -16,8 +16,9 @@ is busier, so warmer, :mod:`perseus.sim.service`) and how much its models overla
 speed is solved for over ``SPEED_ROUNDS`` simulations (:func:`replay_speed`). Why a slope
 and not one factor for every size: the curve's shape moves with the machine's state
 (ResNet-18's batch 8 over batch 1 read 6.1-9.5 in live replays, 6.63 in the profile), and
-live batches of 2 to 4 computed 1.0-1.2 times batch 1's factor over the simulation in the
-kept runs of 2026-12-06. Re-simulated on the arrivals of nine kept ``bench_validate.py``
+in the two ``bench_validate.py`` runs kept at 13:25 and 14:12 on 2026-12-06, live over
+simulated (as profiled) compute of batches of 2 to 4 was mostly 1.0 to 1.2 times that of
+batches of 1 (0.85 to 1.4 over all 36 model-replay rows). Re-simulated on the arrivals of nine kept ``bench_validate.py``
 runs of that day (81 model-case rows, each replay solved on its own traced batches, the
 front end as profiled, against the mean of the replays), the mean absolute p50 / p95 /
 p99 error at replay speed was 3.1 / 13.0 / 19.8% with one factor (10 rows within all
@@ -159,9 +160,9 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
     weighted by the measured batches. Its level (the mean log factor over the measured
     batches) solves ``ratio = 1``, where ``ratio`` is the measured over the simulated
     compute at that level (their mean log ratio): by the secant method on the level against
-    that log, from the profile's speed and, after it, one plain step (:func:`_secant`). Compute does not scale in
-    proportion to the speed (a slower host is warmer, and its models overlap more), so the
-    ratio alone overshoots or falls short. Its slope takes, each round, the slope of the
+    that log, from the profile's speed and, after it, one plain step (:func:`_secant`).
+    Compute does not scale in proportion to the speed (a slower host is warmer, and its
+    models overlap more), so the ratio alone overshoots or falls short. Its slope takes, each round, the slope of the
     residuals by size (:func:`size_slope`; none below two sizes of ``MIN_BATCHES``). The
     front end's factor is then the measured mean over the simulated one at those speeds
     (the module docstring)."""
