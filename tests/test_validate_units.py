@@ -21,8 +21,8 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
-from perseus.validate.speed import (SPEED_NUDGE, ReplaySpeed, at_speeds, nudged, replay_speed, sensitivity, size_residuals,
-                                   size_slope)
+from perseus.validate.speed import (SPEED_NUDGE, ReplaySpeed, at_speeds, nudged, replay_speed, sensitivity,
+                                   size_residuals, size_slope)
 from perseus.workload import scenario_arrivals
 
 from sim_helpers import one_host, poisson, profile
@@ -83,8 +83,7 @@ def test_replay_speed_recovers_the_speed_a_replay_computed_at():
 def test_replay_speed_recovers_a_speed_that_grows_with_the_batch_size():
     """A "replay" whose batch of ``k`` computed ``1.1 * k ** 0.12`` times the profile's (the
     curve's shape moved, as live batches do): the law by size is read back, and the
-    simulation at it has the replay's batch times and tail, where one factor for every
-    size misses them."""
+    simulation at it has the replay's batch times by size and its tail."""
     loaded = without_drawn_speeds(load_scenario(ROOT / "scenarios/co-serving.yaml"))
     window = window_of(loaded, 60.0)
     arrivals = scenario_arrivals(loaded, 11, window.end_s)
