@@ -18,22 +18,21 @@ and not one factor for every size: the curve's shape moves with the machine's st
 (ResNet-18's batch 8 over batch 1 read 6.1-9.5 in live replays, 6.63 in the profile), and
 in the two ``bench_validate.py`` runs kept at 13:25 and 14:12 on 2026-12-06, live over
 simulated (as profiled) compute of batches of 2 to 4 was mostly 1.0 to 1.2 times that of
-batches of 1 (0.85 to 1.4 over all 36 model-replay rows). Re-simulated on the arrivals of nine kept ``bench_validate.py``
-runs of that day (81 model-case rows, each replay solved on its own traced batches, the
-front end as profiled, against the mean of the replays), the mean absolute p50 / p95 /
-p99 error at replay speed was 3.1 / 13.0 / 19.8% with one factor (10 rows within all
-three targets) and 2.8 / 10.9 / 16.0% with the law (19 rows), better at p99 in seven of
-the nine runs. Its price is noise where the truth is one factor: the slope is fit to the
-fewer batches of 2 and more, which each simulation draws anew, so it reads a few
-hundredths and moves the factor at batch 1 by up to about 1%
+batches of 1 (0.85 to 1.4 over all 36 model-replay rows). Re-simulated on the arrivals of
+nine kept ``bench_validate.py`` runs of that day (81 model-case rows, each replay solved
+on its own traced batches, the front end as profiled, against the mean of the replays),
+the mean absolute p50 / p95 / p99 error at replay speed was 3.1 / 13.0 / 19.8% with one
+factor (10 rows within all three targets) and 2.8 / 10.9 / 16.0% with the law (19 rows),
+better at p99 in seven of the nine runs. Its price is noise where the truth is one
+factor: the slope is fit to the fewer batches of 2 and more, which each simulation draws
+anew, so it reads a few hundredths and moves the factor at batch 1 by up to about 1%
 (``tests/test_validate_units.py``). Assumptions: the host computed cold starts and
-switches as its batch 1, and each size at one speed over the whole replay; a model
-served by several hosts gets the law of all of them together.
-A profile's batch spread and speed drift are drawn anew in each simulation as the speed
-reorders its events, so the solve is as noisy as one simulation's batch times: 60 s of
-``scenarios/co-serving.yaml``'s shared host computing 1.25 times as long were read back as
-1.272 and 1.266 for its two models with one factor (1.253 and 1.247 without those two
-draws).
+switches as its batch 1, and each size at one speed over the whole replay; a model served
+by several hosts gets the law of all of them together. A profile's batch spread and speed
+drift are drawn anew in each simulation as the speed reorders its events, so the solve is
+as noisy as one simulation's batch times: 60 s of ``scenarios/co-serving.yaml``'s shared
+host computing 1.25 times as long were read back as 1.272 and 1.266 for its two models
+with one factor (1.253 and 1.247 without those two draws).
 
 The front end drifts with the machine too: on embedded hosts, whose request traces split
 each latency (:func:`perseus.validate.compare.stage_summary`), the live front end was 0.70
@@ -162,10 +161,10 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
     compute at that level (their mean log ratio): by the secant method on the level against
     that log, from the profile's speed and, after it, one plain step (:func:`_secant`).
     Compute does not scale in proportion to the speed (a slower host is warmer, and its
-    models overlap more), so the ratio alone overshoots or falls short. Its slope takes, each round, the slope of the
-    residuals by size (:func:`size_slope`; none below two sizes of ``MIN_BATCHES``). The
-    front end's factor is then the measured mean over the simulated one at those speeds
-    (the module docstring)."""
+    models overlap more), so the ratio alone overshoots or falls short. Its slope takes,
+    each round, the slope of the residuals by size (:func:`size_slope`; none below two sizes
+    of ``MIN_BATCHES``). The front end's factor is then the measured mean over the simulated
+    one at those speeds (the module docstring)."""
     tried: dict[str, list[tuple[float, float]]] = {}   # per model: (level, mean log ratio) tried
     factors: dict[str, float] = {}
     slopes: dict[str, float] = {}
