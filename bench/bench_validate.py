@@ -40,6 +40,7 @@ hardware ``validate`` then names as other than this machine's; ``--profile`` cho
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -98,41 +99,46 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="replays per case, compared by their mean")
     parser.add_argument("--keep", type=Path, help="folder for each case's scenario, results and requests")
     parser.add_argument("--profile", type=Path, help="the embedded host's profile (default: this machine's)")
+    parser.add_argument("--summarise", type=Path, metavar="DIR",
+                        help="print the rows and the summary of the results kept in DIR by --keep; replay nothing")
     args = parser.parse_args()
-    args.profile = args.profile or profile_of_this_machine()
-    print(f"profile: {args.profile}")
-    print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
-          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'slope':>7}{'front':>7}{'p99/1% slow':>12}  targets")
-    tally: dict[str, list[dict]] = {}      # per kind of row, the errors
-    spreads: list[tuple[dict, dict]] = []   # per model and case, its replays and simulations apart
+    tally = Tally()
+    if args.summarise:
+        print(f"results kept in {args.summarise}")
+        print_header()
+        for path in sorted(args.summarise.glob("*.json")):
+            for placement in json.loads(path.read_text())["placements"].values():
+                tally.add(path.stem, placement)
+    else:
+        replay_cases(args, tally)
+    tally.print_summary()
+
+
+def replay_cases(args: argparse.Namespace, tally: Tally) -> None:
+    """Validate every case of ``args.cases`` on the embedded host, printing its rows."""
+    profile = args.profile or profile_of_this_machine()
+    print(f"profile: {profile}")
+    print_header()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         if args.keep:
-            shutil.copy(args.profile, folder / "profile.yaml")
+            shutil.copy(profile, folder / "profile.yaml")
         for case in args.cases.split(","):
             host, workload = case.split("-")
-            loaded = load_scenario(case_scenario(host, workload, args.duration, folder, args.profile))
+            loaded = load_scenario(case_scenario(host, workload, args.duration, folder, profile))
             outcome = run(loaded, None, placement=host, seed=None, duration_s=None,
                           progress=lambda *a: None, warn=print, repeat=args.repeat)
             if outcome.failure:
                 raise outcome.failure
             if args.keep:
                 write_outputs(outcome, folder / f"{case}.json", folder / f"{case}.requests.csv")
-            result = outcome.results["placements"][host]
-            for model, entry in result["models"].items():
-                speed = entry["at_replay_speed"]
-                rows = [("profile", entry["error"], speed), ("at speed", speed["error"], speed)]
-                rows += [(f"replay {k}", one["at_replay_speed"]["error"], one["at_replay_speed"])
-                         for k, one in enumerate(entry.get("replays", []), start=1)]
-                if entry.get("replay_spread"):
-                    spreads.append((entry["replay_spread"], entry["seed_spread"]))
-                for label, e, at in rows:
-                    tally.setdefault("replays" if label.startswith("replay") else label, []).append(e)
-                    steep = (at.get("sensitivity") or {}).get("p99") if label == "at speed" else None
-                    print_row(case, model, label, entry["measured"]["requests"], e, result["lateness_ms_p99"], at,
-                              steep)
-    print_summary(tally, spreads)
+            tally.add(case, outcome.results["placements"][host])
+
+
+def print_header() -> None:
+    print(f"{'case':<16}{'model':<14}{'simulated':<10}{'requests':>9}{'p50':>8}{'p95':>8}{'p99':>8}{'thr':>8}"
+          f"{'viol pp':>9}{'late p99 ms':>12}{'speed':>7}{'slope':>7}{'front':>7}{'p99/1% slow':>12}  targets")
 
 
 def print_row(case: str, model: str, label: str, requests: float, e: dict, late_ms: float, at: dict,
@@ -142,7 +148,7 @@ def print_row(case: str, model: str, label: str, requests: float, e: dict, late_
     print(f"{case:<16}{model:<14}{label:<10}{requests:>9g}"
           + "".join(f"{100 * e[k]:>+7.1f}%" for k in ("p50", "p95", "p99", "throughput"))
           + f"{100 * e['sla_violation_rate']:>+8.2f} {late_ms:>11.2f}{100 * (at['factor'] - 1):>+6.0f}%"
-          + f"{at['slope']:>+7.2f}"
+          + (f"{at['slope']:>+7.2f}" if "slope" in at else f"{'-':>7}")   # none before the law by size
           + (f"{100 * (front - 1):>+6.0f}%" if front else f"{'-':>7}")
           + (f"{steep:>+11.1f}%" if steep is not None else f"{'-':>12}") + "  " + ("met" if ok else "missed"), flush=True)
 
@@ -152,23 +158,61 @@ def within(error: dict, targets: dict[str, float]) -> bool:
     return all(error[k] is not None and abs(error[k]) <= t for k, t in targets.items())
 
 
-def print_summary(tally: dict[str, list[dict]], spreads: list[tuple[dict, dict]]) -> None:
-    """Per kind of row: mean absolute latency errors, rows within the latency targets and
-    within all five; then, where there are several replays, how far they landed apart
-    against the simulations at other seeds."""
-    for kind, errors in tally.items():
-        mean = np.mean([[abs(e[k]) for k in LATENCY] for e in errors], axis=0)
-        latency = sum(within(e, {k: TARGETS[k] for k in LATENCY}) for e in errors)
-        every = sum(within(e, TARGETS) for e in errors)
-        print(f"{kind:<9} mean |error| p50 / p95 / p99: " + " / ".join(f"{100 * v:.1f}" for v in mean)
-              + f"%; within the latency targets {latency} of {len(errors)} rows, within all five {every}")
-    if spreads:
-        floor = np.mean([[[spread[k] for k in LATENCY] for spread in pair] for pair in spreads], axis=0)
-        wider = sum(live["p99"] > simulated["p99"] for live, simulated in spreads)
+class Tally:
+    """Every row printed so far, by kind (``profile``, ``at speed``, ``replays``), and per
+    model and case with several replays, how far they and the simulations at other seeds
+    landed apart."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[dict]] = {}
+        self.spreads: list[tuple[dict, dict]] = []     # (replays apart, seeds apart)
+        self.at_speed: list[tuple[dict, dict]] = []    # (error at replay speed, replays apart)
+
+    def add(self, case: str, result: dict) -> None:
+        """Print and count the rows of one placement's ``validate`` result."""
+        for model, entry in result["models"].items():
+            speed = entry["at_replay_speed"]
+            rows = [("profile", entry["error"], speed), ("at speed", speed["error"], speed)]
+            rows += [(f"replay {k}", one["at_replay_speed"]["error"], one["at_replay_speed"])
+                     for k, one in enumerate(entry.get("replays", []), start=1)]
+            if entry.get("replay_spread"):
+                self.at_speed.append((speed["error"], entry["replay_spread"]))
+                if entry.get("seed_spread"):   # results kept before 2026-12-06 15:30 have none
+                    self.spreads.append((entry["replay_spread"], entry["seed_spread"]))
+            for label, e, at in rows:
+                self.errors.setdefault("replays" if label.startswith("replay") else label, []).append(e)
+                steep = (at.get("sensitivity") or {}).get("p99") if label == "at speed" else None
+                print_row(case, model, label, entry["measured"]["requests"], e, result["lateness_ms_p99"], at, steep)
+
+    def print_summary(self) -> None:
+        """Per kind of row: mean absolute latency errors, rows within the latency targets
+        and within all five; then, where there are several replays, how far they landed
+        apart against the simulations at other seeds, and how many of the latency figures
+        missed at replay speed the replays themselves landed further apart than the target."""
+        for kind, errors in self.errors.items():
+            mean = np.mean([[abs(e[k]) for k in LATENCY] for e in errors], axis=0)
+            latency = sum(within(e, {k: TARGETS[k] for k in LATENCY}) for e in errors)
+            every = sum(within(e, TARGETS) for e in errors)
+            print(f"{kind:<9} mean |error| p50 / p95 / p99: " + " / ".join(f"{100 * v:.1f}" for v in mean)
+                  + f"%; within the latency targets {latency} of {len(errors)} rows, within all five {every}")
+        if self.spreads:
+            self.print_spreads()
+        if self.at_speed:
+            self.print_noise_floor()
+
+    def print_spreads(self) -> None:
+        floor = np.mean([[[spread[k] for k in LATENCY] for spread in pair] for pair in self.spreads], axis=0)
+        wider = sum(live["p99"] > simulated["p99"] for live, simulated in self.spreads)
         print("runs of the same arrivals apart, mean over rows, p50 / p95 / p99: replays "
               + " / ".join(f"{100 * v:.1f}" for v in floor[0]) + "%, simulations at other seeds "
               + " / ".join(f"{100 * v:.1f}" for v in floor[1]) + f"%; replays wider at p99 on {wider} of "
-              + f"{len(spreads)} rows")
+              + f"{len(self.spreads)} rows")
+
+    def print_noise_floor(self) -> None:
+        missed = [(abs(e[k]) > TARGETS[k], apart[k] > TARGETS[k]) for e, apart in self.at_speed for k in LATENCY]
+        print(f"at speed, latency figures missed: {sum(m for m, _ in missed)} of {len(missed)}; of those, the "
+              f"replays landed further apart than the target itself on {sum(m and n for m, n in missed)} "
+              f"(met: {sum(not m for m, _ in missed)}, of which {sum(n and not m for m, n in missed)} so far apart)")
 
 
 if __name__ == "__main__":
