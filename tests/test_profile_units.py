@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from perseus.config.profile import ColdStart, WakeLaw
+from perseus.config.profile import ColdStart, OverheadStats, WakeLaw
 from perseus.config.scenario import ModelConfig
 from perseus.profile.frontend import (MIN_REQUESTS, front_end_by_core, poisson_schedule, quietest_part, replay_rates,
                                      replay_schedule)
@@ -139,6 +139,19 @@ def test_cold_start_share_of_a_larger_batch_at_batch_1s_duty_cycle():
             _row("coldstart", "a", 1, 9.1, 10.0, think=100.0),   # batch 1 barely slowed: no share
             _row("coldstart", "a", 8, 60.0, 62.0, think=0.0), _row("coldstart", "a", 8, 66.0, 70.0, think=800.0)]
     assert model_profiles(pd.DataFrame(warm, columns=COLUMNS), {"a": 12})["a"].cold_start_share == {}
+
+
+def test_a_model_the_open_loop_replay_measured_has_no_cold_start_table():
+    """The think-time probes' slowdown is left out where the replay measured the model
+    (its open-loop factor carries the level); the probes' front end stays."""
+    rows = [_row("curve", "a", 1, 9.0, 9.5), _row("coldstart", "a", 1, 9.0, 9.5, think=0.0),
+            {**_row("coldstart", "a", 1, 12.0, 14.0, think=100.0), **_front(2.0, 1.5, 4.0, 6.0)},
+            _row("coldstart", "a", 8, 60.0, 62.0, think=0.0), _row("coldstart", "a", 8, 66.0, 70.0, think=800.0)]
+    replayed = {"a": {"idle": OverheadStats(mean=1.0, n=200)}}
+    model = model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12}, replayed)["a"]
+    assert model.cold_start is None and model.cold_start_share == {}
+    assert model.front_end_by_core_ms == replayed["a"] and model.front_end_ms.mean == 2.0
+    assert model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12})["a"].cold_start.compute_ms == [9.0, 12.0]
 
 
 def test_drift_between_points_is_taken_out_by_their_batch_1_references():

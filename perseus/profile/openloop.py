@@ -15,9 +15,12 @@ that makes the simulated batch-1 compute match the traced one
 (:func:`perseus.validate.speed.replay_speed`, as ``validate`` does at replay speed). The
 factor is the profile's ``open_loop_factor``; the simulator multiplies the model's compute
 by it (:mod:`perseus.sim.service`), and the solve applies it the same way: a slower host
-(``validate``'s replay speed) also moves the cold-start table's duty cycles, which the
+(``validate``'s replay speed) also moves a cold-start table's duty cycles, which the
 factor does not: solved as a slower host on the quiet part below, MobileNetV2's factor
 (1.165) simulated 3.64 ms of batch-1 compute there, where the replay measured 3.78 ms.
+Since 2026-12-06 a model the replay measured has no cold-start table
+(:func:`perseus.profile.summary.model_profiles` says why), so the factor alone carries the
+open-loop level; the numbers below were measured with the table in place.
 
 The factor is solved on the replay's quietest part only (:func:`perseus.profile.frontend.quietest_part`:
 0.1 of the core, where batches seldom overlap). In the busy part (0.5, four models) up to
@@ -115,7 +118,7 @@ def _replay_scenario(profile: Profile, models: list[str], max_batch_size: int, e
 
 def _carrying(loaded: LoadedScenario, factors: dict[str, float], slopes: dict[str, float]) -> LoadedScenario:
     """The scenario whose profiles carry ``factors`` as open-loop factors, the way the
-    simulator will read them (every batch's compute times the factor; the cold-start
+    simulator will read them (every batch's compute times the factor; a cold-start
     table's duty cycles stay as measured, where a slower host's would move). ``slopes``
     are all zero: the replay measures batches of one only, so it has no law by size."""
     assert not any(slopes.values()), slopes

@@ -19,7 +19,8 @@ judged). Conventions, stated once:
   statistics API gives only sums, so the spread is seen from the client);
 * percentiles of several windows are their request-weighted mean;
 * ``cold_start``: per think time, the batch-1 compute and the client latency less it;
-  the model sat idle for the think time plus that overhead before each batch;
+  the model sat idle for the think time plus that overhead before each batch; left out
+  for a model that the ``frontend`` replay measured (:func:`model_profiles`);
   ``cold_start_share[k]``: a batch of k's compute after its think time over back to back,
   less one, over batch 1's slowdown at that duty cycle (``compute / (compute + idle)``);
 * ``instance_scaling[n]`` = throughput with n busy instances / throughput with one;
@@ -208,7 +209,21 @@ def curve_batch_ms(frame: pd.DataFrame) -> dict[tuple[str, int], float]:
 def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
                    front_ends: dict[str, dict[str, OverheadStats]] | None = None) -> dict[str, ModelProfile]:
     """The per-model part of a profile from every finished point, and the ``frontend``
-    replay's spreads where it was measured (:func:`perseus.profile.frontend.front_end_by_core`)."""
+    replay's spreads where it was measured (:func:`perseus.profile.frontend.front_end_by_core`).
+    A model the replay measured has no cold-start table: open-loop traffic does not see
+    the slowdown after a rest that the closed-loop think-time probes measure, and the
+    open-loop factor, solved on the replay's quiet part, carries the open-loop level
+    alone (:mod:`perseus.profile.openloop`). In the profile of 2026-12-06 13:17 the probes
+    read ResNet-18's batch 1 as 1.17, 1.21 and 1.52 times its back-to-back compute after
+    32, 11 and 4 ms of rest, and MobileNetV2's as 1.30-1.39 after 10-100 ms. In the 60
+    replays of the five ``bench_validate.py`` runs kept with that profile (13:21-17:29), a
+    lone batch of one that started after over 100 ms of idle core computed 1.03 times as
+    long as one that started right after another batch (ResNet-18, alone or beside
+    MobileNetV2; medians), MobileNetV2 1.08 times. Re-simulated on those runs' arrivals
+    (45 model-case rows, three seeds) with the open-loop factors solved again without the
+    table, the mean absolute p50 / p95 / p99 error as profiled went from 13.7 / 24.0 /
+    24.1% to 9.6 / 21.3 / 23.0%, the mean signed one from +6.5 / +2.3 / -8.1% to +0.9 /
+    +1.4 / -3.0%."""
     profiles = {}
     for model, points in _by_model_and_phase(point_rows(frame)).items():
         curve_passes = _by_size(points.get("curve", []))
@@ -218,7 +233,7 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
         scales = drift_scales([*points.get("curve", []), *solo])
         summaries = {size: curve_point(passes, scales) for size, passes in sorted(curve_passes.items())}
         curve = {size: latency for size, (latency, _) in summaries.items()}
-        cold = cold_start(solo, scales)
+        cold = None if model in (front_ends or {}) else cold_start(solo, scales)   # see the docstring
         profiles[model] = ModelProfile(
             input_bytes=input_bytes.get(model),
             batch_latency_ms=curve,
