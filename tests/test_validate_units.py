@@ -21,8 +21,8 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
-from perseus.validate.speed import (SPEED_NUDGE, ReplaySpeed, at_speeds, nudged, replay_speed, sensitivity,
-                                   size_residuals, size_slope)
+from perseus.validate.speed import (SPEED_NUDGE, ReplaySpeed, at_speeds, drifting_as_replayed, nudged, replay_speed,
+                                    sensitivity, size_residuals, size_slope)
 from perseus.workload import scenario_arrivals
 
 from sim_helpers import one_host, poisson, profile
@@ -276,6 +276,24 @@ def test_the_batch_spread_is_fit_on_each_run_with_its_own_work_taken_out():
     spread = batch_spread(traced_requests(runs), arrival_work_ms(traced_requests(runs)))
     assert [spread[key] for key in ("p5", "p50", "p95", "p99")] == pytest.approx([0.8, 1.0, 1.4, 2.0], rel=0.06)
     assert batch_spread(traced_requests([replace(runs[0], start_s=None)]), None) is None
+
+
+def test_at_replay_speed_the_host_drifts_as_the_replay_did():
+    """A replay of ten minutes on a host drifting by sigma 0.15 over 2 s, whose profile
+    says 0.03 over 5 s: the scenario at replay speed drifts as the replay did; an
+    untraced replay leaves the profile's drift."""
+    prof = profile({"a": {1: 5.0}})
+    prof.speed_drift = SpeedDrift(sigma=0.15, tau_s=2.0)
+    replayed = one_host(prof, {"a": ModelConfig()}, {"a": poisson(40, 24000, 3)}, seed=3).requests
+    loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
+    profiled = SpeedDrift(sigma=0.03, tau_s=5.0)
+    loaded = loaded.model_copy(update={"profiles": {h: p.model_copy(update={"speed_drift": profiled})
+                                                    for h, p in loaded.profiles.items()}})
+    drifts = [p.speed_drift for p in drifting_as_replayed(loaded, replayed).profiles.values()]
+    assert drifts and all(d.sigma == pytest.approx(0.15, rel=0.25) and d.tau_s == pytest.approx(2.0, rel=0.5)
+                          for d in drifts)
+    untraced = drifting_as_replayed(loaded, replace(replayed, start_s=None))
+    assert all(p.speed_drift == profiled for p in untraced.profiles.values())
 
 
 def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():

@@ -52,7 +52,7 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      speed_drift, stage_summary, traced_batches, traced_requests, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
-from perseus.validate.speed import ReplaySpeed, nudged, replay_speed, sensitivity
+from perseus.validate.speed import ReplaySpeed, drifting_as_replayed, nudged, replay_speed, sensitivity
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
@@ -140,16 +140,27 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
             break
     simulated = simulate_one(loaded, name, arrivals, seed, window)
     seed_runs = [simulated, *(simulate_one(loaded, name, arrivals, seed + k, window) for k in range(1, SEED_RUNS))]
-    speeds = [None if r.view is None else nudged(loaded, name, arrivals, seed, window, replay_speed(
-        loaded, name, arrivals, seed, window, simulated, {m: r.view.batch_ms(m) for m in loaded.scenario.models},
-        {m: r.view.batch_histogram(m) for m in loaded.scenario.models}, _front_end_ms(r.log, loaded, window)))
-        for r in replays]
+    speeds = [_at_replay_speed(loaded, name, arrivals, seed, window, simulated, r) for r in replays]
     outcome.results["placements"][name] = compare_placement(loaded, name, replays, seed_runs, speeds, window)
     if failed:
         host, count = next(iter(failed.items()))
         first = next(iter(replays[-1].log.errors.values()))
         raise HostError(f"{count} request(s) failed during the replay of placement {name!r} (first: {first})",
                         host=host)
+
+
+def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
+                     simulated: SimTrace, replayed: Replayed) -> ReplaySpeed | None:
+    """The speeds one replay computed at and its simulation at them, its host wandering as
+    the replay's did (:mod:`perseus.validate.speed`); None without its statistics."""
+    if replayed.view is None:
+        return None
+    here = drifting_as_replayed(loaded, replayed.log.request_table())
+    models = loaded.scenario.models
+    speed = replay_speed(here, name, arrivals, seed, window, simulated, {m: replayed.view.batch_ms(m) for m in models},
+                         {m: replayed.view.batch_histogram(m) for m in models},
+                         _front_end_ms(replayed.log, loaded, window))
+    return nudged(here, name, arrivals, seed, window, speed)
 
 
 def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: dict[int, list[int]], name: str,

@@ -48,6 +48,21 @@ joins (as :mod:`perseus.sim.service` models it), so one simulation gives the mea
 its shape and its split by the core's state stay the profile's, and the stage table of
 ``validate`` shows them as profiled.
 
+The host wanders over seconds more during the replays than during its profile: the
+profile of 2026-12-06 13:17 read a drift of sigma 0.068 over 4.3 s
+(:mod:`perseus.sim.speed`), and the 60 replays of the five ``bench_validate.py`` runs
+kept with it (13:21-17:29) 0.07-0.14 over 2.0-6.5 s. So at the replay's speed the
+simulation wanders as the replay did: its hosts take the drift fit on the replay's own
+traced batches (:func:`drifting_as_replayed`; as profiled where the traces give none).
+Re-simulated on those runs' arrivals (45 model-case rows, three seeds, the profile
+without its cold-start tables, :func:`perseus.profile.summary.model_profiles`), the mean
+absolute p50 / p95 / p99 error at replay speed was 1.6 / 6.0 / 9.5% with the replays'
+drift and 1.5 / 6.5 / 10.8% with the profile's (mean signed p99 -5.8 and -9.4%); the
+profile with its cold-start tables had given 1.5 / 6.2 / 9.3% with the profile's drift
+and 1.7 / 6.4 / 9.7% with the replays' (a table's slowdown, read by the host's heat,
+spread the batches too). The rows within all three targets moved between 11 and 22 of
+45 with the seed and with where the solve starts, so they do not tell these apart.
+
 How far the machine's speed alone moves the prediction: the simulation is run once more
 with every model ``SPEED_NUDGE`` slower than the replay's speed (``ReplaySpeed.nudged``),
 and :func:`sensitivity` gives, per latency figure, its change per 1% slower host. Near
@@ -74,7 +89,9 @@ from perseus.config.scenario import LoadedScenario
 from perseus.metrics import Window
 from perseus.sim.trace import SimTrace
 from perseus.simulation import simulate_one
-from perseus.validate.compare import simulated_batch_ms, stage_summary
+from perseus.profile.drift import fit_speed_drift
+from perseus.sim.trace import RequestTable
+from perseus.validate.compare import arrival_work_ms, simulated_batch_ms, stage_summary, traced_requests
 
 SPEED_ROUNDS = 3
 SPEED_NUDGE = 0.02   # how much slower than the replay's speed the sensitivity is read at
@@ -191,6 +208,18 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
         trace = simulate_one(at_speeds(rescale(loaded, factors, slopes), {}, front_ends), placement, arrivals,
                              seed, window)
     return ReplaySpeed(factors, trace, front_ends, slopes=slopes)
+
+
+def drifting_as_replayed(loaded: LoadedScenario, replayed: RequestTable) -> LoadedScenario:
+    """The scenario whose hosts' speed wanders over seconds as the replay's did
+    (``Profile.speed_drift`` fit on its traced batches, :mod:`perseus.profile.drift`; the
+    module docstring says why); as profiled where its traces give none."""
+    frame = traced_requests([replayed])
+    drift = None if frame is None else fit_speed_drift(frame, arrival_work_ms(frame) or 0.0)
+    if drift is None:
+        return loaded
+    return loaded.model_copy(update={"profiles": {host_type: profile.model_copy(update={"speed_drift": drift})
+                                                  for host_type, profile in loaded.profiles.items()}})
 
 
 def nudged(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
