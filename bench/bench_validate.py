@@ -16,6 +16,7 @@ replays' speeds alone moves the p99 by that many times as much.
 
     python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...] [--repeat N] [--keep DIR]
                                    [--profile PROFILE.yaml]
+    python bench/bench_validate.py --summarise DIR
 
 ``--repeat N`` replays each case N times (``validate --repeat``): the rows compare the
 simulation with the mean of the replays, and a row per replay follows with that replay's
@@ -26,11 +27,14 @@ mean absolute p50 / p95 / p99 error, and how many rows meet the three latency ta
 all five; with ``--repeat`` 2 or more, also how far the replays of the same arrivals
 landed from each other (``replay_spread``, the mean over the rows): the noise floor under
 those errors; beside it the simulations of the same arrivals at other seeds
-(``seed_spread``), and on how many rows the replays landed wider apart at p99.
+(``seed_spread``), and on how many rows the replays landed wider apart at p99; and of
+the latency figures missed at replay speed, at how many the replays themselves landed
+further apart than the target: there the host, not only the model, keeps the figure
+from being checked against its target.
 
 ``--keep DIR`` leaves in DIR the profile as it was, each case's scenario, results (JSON)
 and requests (CSV, with Triton's trace times), to study the error afterwards without
-replaying again.
+replaying again; ``--summarise DIR`` prints their rows and summary again.
 
 The embedded host is simulated with the shipped profile measured on this machine's CPU
 (``profiles/*.yaml``, by ``hardware.name``), else ``profiles/local-cpu.yaml``, whose

@@ -18,10 +18,11 @@ through the two nearest measured points. Its spread follows the profile's
   :mod:`perseus.profile.spread`), every size draws from that instead, through its p5 ...
   p99 (tails extended linearly), rescaled to the size's mean.
 
-Cold start (``cold_start``, measured at batch 1 after think times, model alone; a profile
-whose open-loop replay measured the model has none, :func:`perseus.profile.summary.model_profiles`
-says why, and its batches compute at their warm time): each measured think time is a steady duty cycle, ``compute / (compute + rest)``, the share of
-time the model computed. A host's *heat* is the share of time its device executed any
+Cold start (``cold_start``, measured at batch 1 after think times, model alone; a model
+that the profile's open-loop replay measured has none, and its batches compute at their
+warm time: :func:`perseus.profile.summary.model_profiles` says why): each measured think
+time is a steady duty cycle, ``compute / (compute + rest)``, the share of time the model
+computed. A host's *heat* is the share of time its device executed any
 batch, through an exponential memory of ``HEAT_MEMORY_S``: it decays while the device
 idles and climbs towards one while it is busy (``SharedDevice.heat_at``). Each batch
 computes ``compute(heat) / compute(back to back)`` times its warm time, the table read

@@ -51,7 +51,7 @@ its shape and its split by the core's state stay the profile's, and the stage ta
 The host wanders over seconds more during the replays than during its profile: the
 profile of 2026-12-06 13:17 read a drift of sigma 0.068 over 4.3 s
 (:mod:`perseus.sim.speed`), and the 60 replays of the five ``bench_validate.py`` runs
-kept with it (13:21-17:29) 0.07-0.14 over 2.0-6.5 s. So at the replay's speed the
+kept with it (13:21-17:29) 0.04-0.26 (median 0.11) over 0.4-12 s (median 2.9 s). So at the replay's speed the
 simulation wanders as the replay did: its hosts take the drift fit on the replay's own
 traced batches (:func:`drifting_as_replayed`; as profiled where the traces give none).
 Re-simulated on those runs' arrivals (45 model-case rows, three seeds, the profile
@@ -87,10 +87,9 @@ import numpy as np
 
 from perseus.config.scenario import LoadedScenario
 from perseus.metrics import Window
-from perseus.sim.trace import SimTrace
-from perseus.simulation import simulate_one
 from perseus.profile.drift import fit_speed_drift
-from perseus.sim.trace import RequestTable
+from perseus.sim.trace import RequestTable, SimTrace
+from perseus.simulation import simulate_one
 from perseus.validate.compare import arrival_work_ms, simulated_batch_ms, stage_summary, traced_requests
 
 SPEED_ROUNDS = 3
