@@ -205,6 +205,7 @@ class Tally:
             self.print_noise_floor()
 
     def print_spreads(self) -> None:
+        """How far the replays and the simulations at other seeds landed apart."""
         floor = np.mean([[[spread[k] for k in LATENCY] for spread in pair] for pair in self.spreads], axis=0)
         wider = sum(live["p99"] > simulated["p99"] for live, simulated in self.spreads)
         print("runs of the same arrivals apart, mean over rows, p50 / p95 / p99: replays "
@@ -213,6 +214,7 @@ class Tally:
               + f"{len(self.spreads)} rows")
 
     def print_noise_floor(self) -> None:
+        """The latency figures missed at replay speed, and where the replays were further apart."""
         missed = [(abs(e[k]) > TARGETS[k], apart[k] > TARGETS[k]) for e, apart in self.at_speed for k in LATENCY]
         print(f"at speed, latency figures missed: {sum(m for m, _ in missed)} of {len(missed)}; of those, the "
               f"replays landed further apart than the target itself on {sum(m and n for m, n in missed)} "
