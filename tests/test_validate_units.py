@@ -21,8 +21,8 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
-from perseus.validate.speed import (SPEED_NUDGE, ReplaySpeed, at_speeds, drifting_as_replayed, nudged, replay_speed,
-                                    sensitivity, size_residuals, size_slope)
+from perseus.validate.speed import (MIN_BATCHES, SPEED_NUDGE, ReplaySpeed, at_speeds, drifting_as_replayed, nudged,
+                                    replay_speed, sensitivity, size_residuals, size_slope)
 from perseus.workload import scenario_arrivals
 
 from sim_helpers import one_host, poisson, profile
@@ -92,13 +92,14 @@ def test_replay_speed_recovers_a_speed_that_grows_with_the_batch_size():
     replayed = simulate_one(at_speeds(loaded, {m: 1.1 for m in models}, slopes={m: 0.12 for m in models}),
                             "shared", arrivals, 11, window)
     measured_ms = {m: simulated_batch_ms(replayed, m) for m in models}
-    speed = replay_speed(loaded, "shared", arrivals, 11, window, as_profiled, measured_ms,
-                         {m: simulated_histogram(replayed, m) for m in models})
+    counts = {m: simulated_histogram(replayed, m) for m in models}
+    speed = replay_speed(loaded, "shared", arrivals, 11, window, as_profiled, measured_ms, counts)
     assert speed.factors == pytest.approx({m: 1.1 for m in models}, rel=0.02)
     assert speed.slopes == pytest.approx({m: 0.12 for m in models}, abs=0.02)
-    for m in models:
+    for m in models:   # the sizes the law is fit on (a size of a few batches is as noisy as they are)
         solved = simulated_batch_ms(speed.trace, m)
-        assert all(solved[k] == pytest.approx(ms, rel=0.05) for k, ms in measured_ms[m].items() if k in solved)
+        fitted = [k for k, n in counts[m].items() if n >= MIN_BATCHES]
+        assert len(fitted) >= 2 and all(solved[k] == pytest.approx(measured_ms[m][k], rel=0.05) for k in fitted)
     p99 = np.percentile(replayed.requests.latency_s, 99)
     assert np.percentile(speed.trace.requests.latency_s, 99) == pytest.approx(p99, rel=0.05)
 
