@@ -45,7 +45,7 @@ from perseus.config.scenario import LoadedScenario
 from perseus.errors import HostError, InputError, PerseusError
 from perseus.metrics import Window, placement_summary
 from perseus.simulation import combine, placements_to_run, simulate_one, window_of
-from perseus.sim.trace import SimTrace
+from perseus.sim.trace import RequestTable, SimTrace
 from perseus.triton.trace import read_trace
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, model_error,
                                      runs_apart, simulated_batch_ms, simulated_batches, simulated_histogram,
@@ -155,11 +155,11 @@ def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.n
     the replay's did (:mod:`perseus.validate.speed`); None without its statistics."""
     if replayed.view is None:
         return None
-    here = drifting_as_replayed(loaded, replayed.log.request_table())
+    table = replayed.log.request_table()
+    here = drifting_as_replayed(loaded, table)
     models = loaded.scenario.models
     speed = replay_speed(here, name, arrivals, seed, window, simulated, {m: replayed.view.batch_ms(m) for m in models},
-                         {m: replayed.view.batch_histogram(m) for m in models},
-                         _front_end_ms(replayed.log, loaded, window))
+                         {m: replayed.view.batch_histogram(m) for m in models}, _front_end_ms(table, loaded, window))
     return nudged(here, name, arrivals, seed, window, speed)
 
 
@@ -190,9 +190,8 @@ def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: d
     return Replayed(log, view), failed
 
 
-def _front_end_ms(log: ReplayLog, loaded: LoadedScenario, window: Window) -> dict[str, float]:
-    """Each model's mean front end in a replay, where its hosts traced it."""
-    table = log.request_table()
+def _front_end_ms(table: RequestTable, loaded: LoadedScenario, window: Window) -> dict[str, float]:
+    """Each model's mean front end in a replay (its request table), where its hosts traced it."""
     stages = {m: stage_summary(table, m, window) for m in loaded.scenario.models}
     return {m: s["front_end"]["mean"] for m, s in stages.items() if s}
 

@@ -112,10 +112,8 @@ def size_slope(points: list[tuple[int, int, float]]) -> float | None:
     kept = [(k, n, y) for k, n, y in points if n >= MIN_BATCHES]
     if len({k for k, _, _ in kept}) < 2:
         return None
-    x, w, y = (np.array(column, dtype=float) for column in zip(*kept))
-    x = np.log(x)
-    x_mean, y_mean = np.average(x, weights=w), np.average(y, weights=w)
-    return float(np.sum(w * (x - x_mean) * (y - y_mean)) / np.sum(w * (x - x_mean) ** 2))
+    sizes, batches, logs = (np.array(column, dtype=float) for column in zip(*kept))
+    return float(np.polyfit(np.log(sizes), logs, 1, w=np.sqrt(batches))[0])   # polyfit weighs residuals
 
 
 @dataclass(frozen=True)
