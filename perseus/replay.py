@@ -89,14 +89,18 @@ class ReplayLog:
         return (self.sent_s - self.scheduled_s) * 1e3
 
     def request_table(self) -> RequestTable:
-        """The replay as the simulator's per-request table (arrival = the scheduled time)."""
+        """The replay as the simulator's per-request table: arrival = the scheduled time,
+        and the latency from the send, so a request that left late does not count its
+        lateness. The server's events (received, compute start and end) keep the run's
+        clock: a batch's requests share their compute times whatever their own lateness,
+        which is how their batch is told apart (:func:`perseus.profile.wakeup.replay_batches`),
+        and a request's stages are differences of them (:func:`perseus.validate.compare.stage_summary`)."""
         latency = self.finish_s - self.sent_s
-        shift = self.scheduled_s - self.sent_s   # onto the schedule, as the latency is
         return RequestTable(
             models=self.models, model=self.model.astype(np.int32), host=self.host,
             arrival_s=self.scheduled_s, finish_s=np.where(self.ok, self.scheduled_s + latency, np.nan),
             ok=self.ok.copy(), batch_size=np.zeros(len(self.model), dtype=np.int32),
-            start_s=self.start_s + shift, end_s=self.end_s + shift, received_s=self.received_s + shift,
+            start_s=self.start_s.copy(), end_s=self.end_s.copy(), received_s=self.received_s.copy(),
         )
 
     def interrupted(self) -> None:

@@ -6,8 +6,10 @@ import json
 
 import numpy as np
 
+from perseus.metrics import Window
 from perseus.replay import ReplayLog
 from perseus.triton.trace import read_trace
+from perseus.validate.compare import traced_batches
 
 
 def _request(trace_id: int, request_id: str, stamps: dict[str, int]) -> list[dict]:
@@ -31,8 +33,22 @@ def test_traces_join_the_replayed_requests_by_row(tmp_path):
     log.add_traces(traces)
     assert np.isnan(log.received_s[[0, 2]]).all()     # not traced
     assert np.allclose([log.received_s[1], log.start_s[1], log.end_s[1]], [0.001, 0.003, 0.007])
-    table = log.request_table()                       # onto the schedule, as the latency is
-    assert np.allclose([table.received_s[1], table.start_s[1], table.end_s[1]], [0.0009, 0.0029, 0.0069])
+    table = log.request_table()                       # the latency from the send; the server's clock kept
+    assert np.allclose([table.received_s[1], table.start_s[1], table.end_s[1]], [0.001, 0.003, 0.007])
+
+
+def test_a_batch_of_requests_that_left_late_by_different_times_stays_one_batch():
+    """Triton gives a batch's requests one compute start and end; the request table keeps
+    them so, and the batch is read back whole (it once moved each onto its own schedule)."""
+    log = ReplayLog(("m",), np.zeros(3, dtype=np.int32), np.array([0.0, 0.001, 0.002]))
+    log.sent_s[:] = log.scheduled_s + np.array([0.0001, 0.0004, 0.0002])
+    log.finish_s[:] = 0.02
+    log.ok[:] = True
+    log.received_s[:] = log.sent_s + 0.0002
+    log.start_s[:] = [0.005, 0.005, 0.012]
+    log.end_s[:] = [0.011, 0.011, 0.018]
+    batches = traced_batches(log.request_table(), Window(0.0, 1.0))
+    assert batches["size"].tolist() == [2, 1]
 
 
 def test_a_server_that_wrote_no_traces_gives_none(tmp_path):
