@@ -21,6 +21,7 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
+from perseus.validate.run import measured_compute
 from perseus.validate.speed import (MIN_BATCHES, SPEED_NUDGE, ReplaySpeed, at_speeds, drifting_as_replayed, nudged,
                                     replay_speed, sensitivity, size_residuals, size_slope)
 from perseus.workload import scenario_arrivals
@@ -290,10 +291,11 @@ def test_at_replay_speed_the_host_drifts_as_the_replay_did():
     profiled = SpeedDrift(sigma=0.03, tau_s=5.0)
     loaded = loaded.model_copy(update={"profiles": {h: p.model_copy(update={"speed_drift": profiled})
                                                     for h, p in loaded.profiles.items()}})
-    drifts = [p.speed_drift for p in drifting_as_replayed(loaded, replayed).profiles.values()]
+    window = Window(10.0, 600.0)
+    drifts = [p.speed_drift for p in drifting_as_replayed(loaded, replayed, window).profiles.values()]
     assert drifts and all(d.sigma == pytest.approx(0.15, rel=0.25) and d.tau_s == pytest.approx(2.0, rel=0.5)
                           for d in drifts)
-    untraced = drifting_as_replayed(loaded, replace(replayed, start_s=None))
+    untraced = drifting_as_replayed(loaded, replace(replayed, start_s=None), window)
     assert all(p.speed_drift == profiled for p in untraced.profiles.values())
 
 
@@ -307,3 +309,20 @@ def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():
     drift = speed_drift(traced_requests(runs), None)
     assert drift["sigma"] == pytest.approx(0.1, rel=0.25) and drift["tau_s"] == pytest.approx(2.0, rel=0.5)
     assert speed_drift(traced_requests([replace(runs[0], start_s=None)]), None) is None
+
+
+def test_a_replays_speed_is_read_in_the_window_from_its_traces_else_from_the_statistics():
+    """A replay of 5 ms batches whose 10 s of warm-up computed 1.5 times as long: read from
+    its traces in the window, batches of one took 5 ms; untraced, Triton's statistics over
+    the whole replay are all there is."""
+    replayed = one_host(profile({"a": {1: 5.0}}), {"a": ModelConfig()}, {"a": poisson(50, 3000, 4)}, seed=4).requests
+    warm_up = replayed.start_s < 10.0
+    end_s = np.where(warm_up, replayed.start_s + 1.5 * (replayed.end_s - replayed.start_s), replayed.end_s)
+    replayed = replace(replayed, end_s=end_s)
+    view = ServerView([{"a": _stats({1: (3000, 3000 * 5_400_000)})}])
+    window = Window(10.0, 60.0)
+    measured_ms, counts, span = measured_compute(view, replayed, ["a"], window)
+    assert measured_ms["a"][1] == pytest.approx(5.0, rel=0.02) and span == (10.0, 60.0)
+    assert counts["a"][1] == int(np.sum((replayed.start_s >= 10.0) & (replayed.start_s < 60.0)))
+    measured_ms, counts, span = measured_compute(view, replace(replayed, start_s=None), ["a"], window)
+    assert measured_ms == {"a": {1: 5.4}} and counts == {"a": {1: 3000}} and span is None

@@ -152,15 +152,36 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
 def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
                      simulated: SimTrace, replayed: Replayed) -> ReplaySpeed | None:
     """The speeds one replay computed at and its simulation at them, its host wandering as
-    the replay's did (:mod:`perseus.validate.speed`); None without its statistics."""
+    the replay's did (:mod:`perseus.validate.speed`); None without its statistics. Both
+    are read in the window the errors are (:func:`measured_compute`)."""
     if replayed.view is None:
         return None
     table = replayed.log.request_table()
-    here = drifting_as_replayed(loaded, table)
-    models = loaded.scenario.models
-    speed = replay_speed(here, name, arrivals, seed, window, simulated, {m: replayed.view.batch_ms(m) for m in models},
-                         {m: replayed.view.batch_histogram(m) for m in models}, _front_end_ms(table, loaded, window))
+    here = drifting_as_replayed(loaded, table, window)
+    measured_ms, counts, starting = measured_compute(replayed.view, table, loaded.scenario.models, window)
+    speed = replay_speed(here, name, arrivals, seed, window, simulated, measured_ms, counts,
+                         _front_end_ms(table, loaded, window), batches_starting=starting)
     return nudged(here, name, arrivals, seed, window, speed)
+
+
+def measured_compute(view: ServerView, table: RequestTable, models: list[str], window: Window
+                     ) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, int]], tuple[float, float] | None]:
+    """Per model, a replay's mean compute (ms) and its batches, by batch size, and the span
+    (s) they started in: from the traced batches that started in the window where every
+    model was traced, else Triton's statistics over the whole replay (span None).
+
+    Why the window: the first seconds after a deploy compute slower (a one-model spiky
+    replay of 2026-12-06 18:24 computed its batches of 1 at 15.4 ms in its 10 s of
+    warm-up and 13.3 ms after), and the errors leave them out, so a speed read over the
+    whole replay set the simulation slower than the replay was where it was compared."""
+    traced = traced_batches(table, window)
+    if not set(models) <= set(traced["model"]):
+        return ({m: view.batch_ms(m) for m in models}, {m: view.batch_histogram(m) for m in models}, None)
+    traced = traced.assign(ms=(traced["end"] - traced["start"]) * 1e3)
+    by_size = {m: rows.groupby("size")["ms"].agg(["mean", "size"]) for m, rows in traced.groupby("model")}
+    return ({m: {int(k): float(v) for k, v in stats["mean"].items()} for m, stats in by_size.items()},
+            {m: {int(k): int(v) for k, v in stats["size"].items()} for m, stats in by_size.items()},
+            (window.start_s, window.end_s))
 
 
 def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: dict[int, list[int]], name: str,

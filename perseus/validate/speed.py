@@ -9,9 +9,11 @@ from the machine's.
 
 The speed is per model a law in the batch size: a batch of ``k`` computed ``factor * k **
 slope`` times what the simulation gave it, fit to the compute time of its measured
-batches (Triton's statistics over the replay, by batch size) over the simulation's by
-size, weighted by the measured counts. The profile is rescaled by it
-(``Profile.at_speeds``) and simulated again. A host's speed moves its heat (a slower host
+batches by size over the simulation's, weighted by the measured counts: where the hosts
+traced the replay, the batches that started in the window the errors are read in, against
+the simulation's in the same window; else Triton's statistics over the whole replay,
+warm-up included (:func:`perseus.validate.run.measured_compute` says why the window).
+The profile is rescaled by it (``Profile.at_speeds``) and simulated again. A host's speed moves its heat (a slower host
 is busier, so warmer, :mod:`perseus.sim.service`) and how much its models overlap, so the
 speed is solved for over ``SPEED_ROUNDS`` simulations (:func:`replay_speed`). Why a slope
 and not one factor for every size: the curve's shape moves with the machine's state
@@ -207,11 +209,14 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
     return ReplaySpeed(factors, trace, front_ends, slopes=slopes)
 
 
-def drifting_as_replayed(loaded: LoadedScenario, replayed: RequestTable) -> LoadedScenario:
+def drifting_as_replayed(loaded: LoadedScenario, replayed: RequestTable, window: Window) -> LoadedScenario:
     """The scenario whose hosts' speed wanders over seconds as the replay's did
-    (``Profile.speed_drift`` fit on its traced batches, :mod:`perseus.profile.drift`; the
-    module docstring says why); as profiled where its traces give none."""
+    (``Profile.speed_drift`` fit on its traced batches that started in the window,
+    :mod:`perseus.profile.drift`; the module docstring says why); as profiled where its
+    traces give none."""
     frame = traced_requests([replayed])
+    if frame is not None:
+        frame = frame[(frame["compute_start_s"] >= window.start_s) & (frame["compute_start_s"] < window.end_s)]
     drift = None if frame is None else fit_speed_drift(frame, arrival_work_ms(frame) or 0.0)
     if drift is None:
         return loaded
