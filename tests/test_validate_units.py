@@ -21,9 +21,8 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
-from perseus.validate.run import measured_compute
-from perseus.validate.speed import (MIN_BATCHES, SPEED_NUDGE, ReplaySpeed, at_speeds, drifting_as_replayed, nudged,
-                                    replay_speed, sensitivity, size_residuals, size_slope)
+from perseus.validate.speed import (MIN_BATCHES, SPEED_NUDGE, ReplaySpeed, at_speeds, drifting_as_replayed,
+                                    measured_compute, nudged, replay_speed, sensitivity, size_residuals, size_slope)
 from perseus.workload import scenario_arrivals
 
 from sim_helpers import one_host, poisson, profile

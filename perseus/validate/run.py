@@ -52,7 +52,8 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      speed_drift, stage_summary, traced_batches, traced_requests, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
-from perseus.validate.speed import ReplaySpeed, drifting_as_replayed, nudged, replay_speed, sensitivity
+from perseus.validate.speed import (ReplaySpeed, drifting_as_replayed, measured_compute, nudged, replay_speed,
+                                   sensitivity)
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
@@ -162,31 +163,6 @@ def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.n
     speed = replay_speed(here, name, arrivals, seed, window, simulated, measured_ms, counts,
                          _front_end_ms(table, loaded, window), batches_starting=starting)
     return nudged(here, name, arrivals, seed, window, speed)
-
-
-def measured_compute(view: ServerView, table: RequestTable, models: list[str], window: Window
-                     ) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, int]], tuple[float, float] | None]:
-    """Per model, a replay's mean compute (ms) and its batches, by batch size, and the span
-    (s) they started in: from the traced batches that started in the window where every
-    model was traced, else Triton's statistics over the whole replay (span None).
-
-    Why the window: the first seconds after a deploy compute slower (a one-model spiky
-    replay of 2026-12-06 18:24 computed its batches of 1 at 15.4 ms in its 10 s of
-    warm-up and 13.3 ms after), and the errors leave them out, so a speed read over the
-    whole replay set the simulation slower than the replay was where it was compared.
-    Re-simulated on the kept arrivals of the eight ``bench_validate.py`` runs of 2026-12-06
-    with traces (72 model-case rows, each with the profile it ran with), the mean absolute
-    p50 / p95 / p99 error at replay speed went from 1.7 / 6.5 / 8.3% to 1.4 / 5.0 / 8.1%
-    (mean signed p95 from +1.8 to +0.4%; one-model spiky ResNet-18's p95 in the 18:24 run
-    from +34% to -13%, in the 18:53 run from +14% to +6%)."""
-    traced = traced_batches(table, window)
-    if not set(models) <= set(traced["model"]):
-        return ({m: view.batch_ms(m) for m in models}, {m: view.batch_histogram(m) for m in models}, None)
-    traced = traced.assign(ms=(traced["end"] - traced["start"]) * 1e3)
-    by_size = {m: rows.groupby("size")["ms"].agg(["mean", "size"]) for m, rows in traced.groupby("model")}
-    return ({m: {int(k): float(v) for k, v in stats["mean"].items()} for m, stats in by_size.items()},
-            {m: {int(k): int(v) for k, v in stats["size"].items()} for m, stats in by_size.items()},
-            (window.start_s, window.end_s))
 
 
 def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: dict[int, list[int]], name: str,

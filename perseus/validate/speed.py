@@ -12,7 +12,7 @@ slope`` times what the simulation gave it, fit to the compute time of its measur
 batches by size over the simulation's, weighted by the measured counts: where the hosts
 traced the replay, the batches that started in the window the errors are read in, against
 the simulation's in the same window; else Triton's statistics over the whole replay,
-warm-up included (:func:`perseus.validate.run.measured_compute` says why the window).
+warm-up included (:func:`measured_compute` says why the window).
 The profile is rescaled by it (``Profile.at_speeds``) and simulated again. A host's speed moves its heat (a slower host
 is busier, so warmer, :mod:`perseus.sim.service`) and how much its models overlap, so the
 speed is solved for over ``SPEED_ROUNDS`` simulations (:func:`replay_speed`). Why a slope
@@ -92,7 +92,9 @@ from perseus.metrics import Window
 from perseus.profile.drift import fit_speed_drift
 from perseus.sim.trace import RequestTable, SimTrace
 from perseus.simulation import simulate_one
-from perseus.validate.compare import arrival_work_ms, simulated_batch_ms, stage_summary, traced_requests
+from perseus.validate.compare import (arrival_work_ms, simulated_batch_ms, stage_summary, traced_batches,
+                                     traced_requests)
+from perseus.validate.observe import ServerView
 
 SPEED_ROUNDS = 3
 SPEED_NUDGE = 0.02   # how much slower than the replay's speed the sensitivity is read at
@@ -207,6 +209,31 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
         trace = simulate_one(at_speeds(rescale(loaded, factors, slopes), {}, front_ends), placement, arrivals,
                              seed, window)
     return ReplaySpeed(factors, trace, front_ends, slopes=slopes)
+
+
+def measured_compute(view: ServerView, table: RequestTable, models: list[str], window: Window
+                     ) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, int]], tuple[float, float] | None]:
+    """Per model, a replay's mean compute (ms) and its batches, by batch size, and the span
+    (s) they started in: from the traced batches that started in the window where every
+    model was traced, else Triton's statistics over the whole replay (span None).
+
+    Why the window: the first seconds after a deploy compute slower (a one-model spiky
+    replay of 2026-12-06 18:24 computed its batches of 1 at 15.4 ms in its 10 s of
+    warm-up and 13.3 ms after), and the errors leave them out, so a speed read over the
+    whole replay set the simulation slower than the replay was where it was compared.
+    Re-simulated on the kept arrivals of the eight ``bench_validate.py`` runs of 2026-12-06
+    with traces (72 model-case rows, each with the profile it ran with), the mean absolute
+    p50 / p95 / p99 error at replay speed went from 1.7 / 6.5 / 8.3% to 1.4 / 5.0 / 8.1%
+    (mean signed p95 from +1.8 to +0.4%; one-model spiky ResNet-18's p95 in the 18:24 run
+    from +34% to -13%, in the 18:53 run from +14% to +6%)."""
+    traced = traced_batches(table, window)
+    if not set(models) <= set(traced["model"]):
+        return ({m: view.batch_ms(m) for m in models}, {m: view.batch_histogram(m) for m in models}, None)
+    traced = traced.assign(ms=(traced["end"] - traced["start"]) * 1e3)
+    by_size = {m: rows.groupby("size")["ms"].agg(["mean", "size"]) for m, rows in traced.groupby("model")}
+    return ({m: {int(k): float(v) for k, v in stats["mean"].items()} for m, stats in by_size.items()},
+            {m: {int(k): int(v) for k, v in stats["size"].items()} for m, stats in by_size.items()},
+            (window.start_s, window.end_s))
 
 
 def drifting_as_replayed(loaded: LoadedScenario, replayed: RequestTable, window: Window) -> LoadedScenario:
