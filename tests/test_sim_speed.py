@@ -1,14 +1,15 @@
 """The host's speed drift: the simulated process has the law it is given, and the
-profiler's fit reads it back from a simulated open-loop replay."""
+profiler's fit reads it back from a simulated open-loop replay; a measured speed path is
+followed as given, and read back from a replay that ran at it."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from perseus.config.profile import Quantiles, SpeedDrift
+from perseus.config.profile import Quantiles, SpeedDrift, SpeedPath
 from perseus.config.scenario import ModelConfig
-from perseus.profile.drift import fit_speed_drift
+from perseus.profile.drift import fit_speed_drift, measured_speed_path
 from perseus.sim.speed import HostSpeed
 from sim_helpers import one_host, poisson, profile, traced
 
@@ -59,3 +60,29 @@ def test_independent_spread_is_not_drift_and_a_short_replay_has_none_to_read():
         fitted = fit_speed_drift(traced(steady, poisson(40, 24000, 3 + seed)))
         assert fitted is None or fitted.sigma < 0.02
     assert fit_speed_drift(traced(drifting(5.0, DRIFT), poisson(40, 600, 4))) is None    # 15 s
+
+
+def test_a_host_follows_a_measured_path_bin_by_bin_and_one_beyond_it():
+    prof = drifting(5.0, DRIFT)   # the path takes the drift's place
+    prof.speed_path = SpeedPath(bin_s=2.0, factors=[1.0] * 5 + [2.0] * 5)
+    trace = one_host(prof, {"a": ModelConfig()}, {"a": np.arange(0.05, 30.0, 0.05)}).requests
+    compute = (trace.end_s - trace.start_s) * 1e3
+    assert np.allclose(compute[trace.start_s < 10.0], 5.0) and np.allclose(compute[(trace.start_s >= 10.0)
+                                                                                  & (trace.start_s < 20.0)], 10.0)
+    assert np.allclose(compute[trace.start_s >= 20.0], 5.0)
+
+
+def test_the_path_read_from_a_replay_is_the_one_it_ran_at():
+    """A replay on a host that slowed by half for 20 s of every minute: the path read from
+    its traces has those bins 1.5 times the others, centred on the window."""
+    truth = [1.5 if (k // 20) % 3 == 1 else 1.0 for k in range(600)]   # 1 s bins
+    prof = drifting(5.0, None)
+    prof.speed_path = SpeedPath(bin_s=1.0, factors=truth)
+    replay = traced(prof, poisson(40, 24000, 5))   # 10 minutes
+    path = measured_speed_path(replay, 0.0, 1.0, (0.0, 600.0))
+    assert path is not None and path.bin_s == 1.0
+    read = np.array(path.factors[:-1])   # the last bin: the replay's end
+    slow = np.array(truth[:len(read)]) > 1.0
+    assert np.median(read[slow]) / np.median(read[~slow]) == pytest.approx(1.5, rel=0.02)
+    assert np.mean(np.log(read)) == pytest.approx(0.0, abs=1e-3)
+    assert measured_speed_path(replay.iloc[:0], 0.0, 1.0, (0.0, 600.0)) is None

@@ -14,14 +14,14 @@ from perseus.config.scenario import LoadedScenario, Scenario, load_scenario
 from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
-from perseus.config.profile import Quantiles, SpeedDrift
+from perseus.config.profile import Quantiles, SpeedDrift, SpeedPath
 from perseus.config.scenario import ModelConfig
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, runs_apart,
                                      speed_drift, traced_requests,
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
                                      traced_batches, union_length)
 from perseus.validate.observe import ServerView, merged
-from perseus.validate.speed import (MIN_BATCHES, SPEED_NUDGE, ReplaySpeed, at_speeds, drifting_as_replayed,
+from perseus.validate.speed import (MIN_BATCHES, PATH_BIN_S, SPEED_NUDGE, ReplaySpeed, at_speeds, following_the_replay,
                                     measured_compute, nudged, replay_speed, sensitivity, size_residuals, size_slope)
 from perseus.workload import scenario_arrivals
 
@@ -279,23 +279,25 @@ def test_the_batch_spread_is_fit_on_each_run_with_its_own_work_taken_out():
     assert batch_spread(traced_requests([replace(runs[0], start_s=None)]), None) is None
 
 
-def test_at_replay_speed_the_host_drifts_as_the_replay_did():
-    """A replay of ten minutes on a host drifting by sigma 0.15 over 2 s, whose profile
-    says 0.03 over 5 s: the scenario at replay speed drifts as the replay did; an
-    untraced replay leaves the profile's drift."""
+def test_at_replay_speed_the_host_follows_the_speed_the_replay_measured():
+    """A replay on a host 1.4 times slower from 20 s to 40 s: the scenario at replay speed
+    follows the path read from its traces, bin by bin, in place of the profile's drift;
+    an untraced replay leaves the profile as it was."""
     prof = profile({"a": {1: 5.0}})
-    prof.speed_drift = SpeedDrift(sigma=0.15, tau_s=2.0)
-    replayed = one_host(prof, {"a": ModelConfig()}, {"a": poisson(40, 24000, 3)}, seed=3).requests
+    prof.speed_path = SpeedPath(bin_s=1.0, factors=[1.4 if 20 <= k < 40 else 1.0 for k in range(60)])
+    replayed = one_host(prof, {"a": ModelConfig()}, {"a": poisson(40, 2400, 3)}, seed=3).requests
     loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
     profiled = SpeedDrift(sigma=0.03, tau_s=5.0)
     loaded = loaded.model_copy(update={"profiles": {h: p.model_copy(update={"speed_drift": profiled})
                                                     for h, p in loaded.profiles.items()}})
-    window = Window(10.0, 600.0)
-    drifts = [p.speed_drift for p in drifting_as_replayed(loaded, replayed, window).profiles.values()]
-    assert drifts and all(d.sigma == pytest.approx(0.15, rel=0.25) and d.tau_s == pytest.approx(2.0, rel=0.5)
-                          for d in drifts)
-    untraced = drifting_as_replayed(loaded, replace(replayed, start_s=None), window)
-    assert all(p.speed_drift == profiled for p in untraced.profiles.values())
+    window = Window(10.0, 60.0)
+    paths = [p.speed_path for p in following_the_replay(loaded, replayed, window).profiles.values()]
+    assert paths and all(path is not None and path.bin_s == PATH_BIN_S for path in paths)
+    factors = np.array(paths[0].factors)
+    slow = (np.arange(len(factors)) * PATH_BIN_S >= 20.0) & (np.arange(len(factors)) * PATH_BIN_S < 40.0)
+    assert np.median(factors[slow]) / np.median(factors[~slow]) == pytest.approx(1.4, rel=0.03)
+    untraced = following_the_replay(loaded, replace(replayed, start_s=None), window)
+    assert all(p.speed_path is None and p.speed_drift == profiled for p in untraced.profiles.values())
 
 
 def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():

@@ -196,6 +196,16 @@ class SpeedDrift(_Strict):
     tau_s: PositiveFloat
 
 
+class SpeedPath(_Strict):
+    """The host's speed over one run as measured there, bin by bin from t = 0
+    (:func:`perseus.profile.drift.measured_speed_path`; ``validate`` at a replay's speed):
+    the simulator multiplies the work of a batch that starts in bin ``i`` by ``factors[i]``
+    (1 beyond the last), in place of a drawn ``speed_drift`` (:mod:`perseus.sim.speed`)."""
+
+    bin_s: PositiveFloat
+    factors: list[PositiveFloat]
+
+
 class Profile(_Strict):
     """Everything measured on one host: per-model curves and the interference matrix."""
 
@@ -222,6 +232,9 @@ class Profile(_Strict):
     # how the host's speed wanders over seconds in the open-loop replay; the simulator
     # multiplies every batch's work by it (perseus.sim.speed)
     speed_drift: SpeedDrift | None = None
+    # the speed one live run measured, bin by bin; set by validate at a replay's speed (never by
+    # profile), and followed by the simulator in place of speed_drift (perseus.sim.speed)
+    speed_path: SpeedPath | None = None
 
     def slowdown(self, victim: str, neighbour: str) -> float:
         """Slowdown of ``victim``'s batch time while ``neighbour`` is busy beside it (1.0 if unknown)."""

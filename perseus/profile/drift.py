@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from perseus.config.profile import SpeedDrift
+from perseus.config.profile import SpeedDrift, SpeedPath
 from perseus.profile.ingress import lone_batches
 
 BIN_S = 1.0
@@ -37,7 +37,7 @@ MAX_TAU_S = 30.0
 def fit_speed_drift(requests: pd.DataFrame, work_ms: float = 0.0) -> SpeedDrift | None:
     """The host's speed drift (module docstring); None where none is fit."""
     batches = lone_batches(requests)
-    series = [_per_second(host_batches, work_ms) for _, host_batches in batches.groupby("host")]
+    series = [_per_bin(host_batches, work_ms, BIN_S) for _, host_batches in batches.groupby("host")]
     if sum(int(seconds.notna().sum()) for seconds in series) < MIN_BINS:
         return None
     covariance = {lag: _autocovariance(series, lag) for lag in LAGS}
@@ -49,13 +49,33 @@ def fit_speed_drift(requests: pd.DataFrame, work_ms: float = 0.0) -> SpeedDrift 
     return SpeedDrift(sigma=round(float(np.sqrt(np.exp(intercept))), 4), tau_s=round(float(tau), 3))
 
 
-def _per_second(batches: pd.DataFrame, work_ms: float) -> pd.Series:
-    """Mean log time over the group's median, per second of one host's replay (NaN: too few)."""
+def measured_speed_path(requests: pd.DataFrame, work_ms: float, bin_s: float,
+                        centred_on: tuple[float, float]) -> SpeedPath | None:
+    """The speed the traced ``requests`` computed at, bin by bin from t = 0: per bin of
+    ``bin_s``, the exponential of the lone batches' mean log time over their group's
+    median (as for the drift, the front end's ``work_ms`` per request received while a
+    batch ran taken out; hosts averaged), its mean log over the bins within
+    ``centred_on`` (s) brought to zero; bins with fewer than ``MIN_PER_BIN`` batches
+    read 1. None without a measured bin."""
+    batches = lone_batches(requests)
+    if batches.empty:
+        return None
+    series = pd.concat([_per_bin(host_batches, work_ms, bin_s) for _, host_batches in batches.groupby("host")],
+                       axis=1).mean(axis=1)
+    centre = series[(series.index * bin_s >= centred_on[0]) & (series.index * bin_s < centred_on[1])].mean()
+    if series.isna().all() or np.isnan(centre):
+        return None
+    logs = (series - centre).reindex(range(int(series.index.max()) + 1)).fillna(0.0)
+    return SpeedPath(bin_s=bin_s, factors=np.exp(logs.to_numpy()).round(4).tolist())
+
+
+def _per_bin(batches: pd.DataFrame, work_ms: float, bin_s: float) -> pd.Series:
+    """Mean log time over the group's median, per bin of one host's replay (NaN: too few)."""
     log_ratio = np.log(np.maximum(batches["ms"] - work_ms * batches["during"], 1e-6) / batches["group_ms"])
-    second = (batches["start"] // BIN_S).astype(int)
-    means = log_ratio.groupby(second).agg(["mean", "size"])
+    bins = (batches["start"] // bin_s).astype(int)
+    means = log_ratio.groupby(bins).agg(["mean", "size"])
     means = means.loc[means["size"] >= MIN_PER_BIN, "mean"]
-    return means.reindex(range(second.min(), second.max() + 1))
+    return means.reindex(range(bins.min(), bins.max() + 1))
 
 
 def _autocovariance(series: list[pd.Series], lag: int) -> float:

@@ -90,7 +90,7 @@ from perseus.config.profile import Profile
 from perseus.sim.batcher import INF
 from perseus.sim.ingress import ArrivalPauses
 from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
-from perseus.sim.speed import HostSpeed
+from perseus.sim.speed import HostSpeed, MeasuredSpeed
 
 
 class RunningBatch:
@@ -157,7 +157,7 @@ class SharedDevice:
     def __init__(self, table: SlowdownTable) -> None:
         self.table = table
         self.pauses: ArrivalPauses | None = None   # the front end's (None: batches own the device)
-        self.speed: HostSpeed | None = None         # the host's speed over seconds (None: steady)
+        self.speed: HostSpeed | MeasuredSpeed | None = None   # the host's speed over time (None: steady)
         self.running: list[RunningBatch] = []
         self.counts = [0] * len(table.same)   # running batches per local model
         self.updated = 0.0

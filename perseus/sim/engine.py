@@ -41,7 +41,7 @@ from perseus.sim.frontend import core_states
 from perseus.sim.ingress import ArrivalPauses
 from perseus.sim.router import least_outstanding, static_assignment
 from perseus.sim.service import ServiceTime
-from perseus.sim.speed import HostSpeed
+from perseus.sim.speed import host_speed
 from perseus.sim.trace import BatchTable, RequestTable, SimTrace
 
 
@@ -147,8 +147,7 @@ class Engine:
         names = list(placement.models)
         table = SlowdownTable(profile, names, [c.instances for c in placement.models.values()])
         host = Host(h, env, names, SharedDevice(table))
-        if profile.speed_drift:
-            host.device.speed = HostSpeed(profile.speed_drift, model_stream(seed, f"speed@{h}", 5))
+        host.device.speed = host_speed(profile, model_stream(seed, f"speed@{h}", 5))
         self.hosts.append(host)
         self.wake_slice_s.append((profile.wake_slice_ms or 0.0) / 1e3)   # classifies front ends
         self.arrival_work_s.append((profile.arrival_work_ms or 0.0) / 1e3)   # pauses the device

@@ -30,6 +30,11 @@ from 2.4 / 9.8 / 14.6% to 2.1 / 9.8 / 14.6%, the mean signed one from +1.5 / -7.
 15. A drift of 0.10 over 2 s given to every profile gave 1.8 / 9.5 / 13.2% (19 rows):
 the fit on the one-minute replays those profiles had is itself noisy (the profiler's
 replay now runs two minutes).
+
+Where the profile carries the speed one live run measured (``Profile.speed_path``,
+``validate`` at a replay's speed), the host follows it instead (:class:`MeasuredSpeed`):
+a batch that starts in a bin of the path has its work multiplied by that bin's factor,
+drawing nothing. Assumption: within a bin the speed is steady.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ import math
 
 import numpy as np
 
-from perseus.config.profile import SpeedDrift
+from perseus.config.profile import Profile, SpeedDrift, SpeedPath
 
 
 class HostSpeed:
@@ -58,3 +63,27 @@ class HostSpeed:
             self.x = self.x * decay + self.sigma * math.sqrt(1.0 - decay * decay) * float(self.rng.standard_normal())
             self.at = now
         return math.exp(self.x - self.sigma * self.sigma / 2.0)
+
+
+class MeasuredSpeed:
+    """A host that computes as one live run measured, bin by bin (``Profile.speed_path``)."""
+
+    def __init__(self, path: SpeedPath) -> None:
+        self.bin_s = path.bin_s
+        self.factors = path.factors
+
+    def factor(self, now: float) -> float:
+        """The multiplier on the work of a batch that starts at ``now`` (s): its bin's, 1
+        outside the path."""
+        i = int(now // self.bin_s)
+        return self.factors[i] if 0 <= i < len(self.factors) else 1.0
+
+
+def host_speed(profile: Profile, rng: np.random.Generator) -> HostSpeed | MeasuredSpeed | None:
+    """How a host of ``profile`` moves its batches' work over time: the measured path where
+    it has one, else its drawn drift, else not at all (None)."""
+    if profile.speed_path is not None:
+        return MeasuredSpeed(profile.speed_path)
+    if profile.speed_drift is not None:
+        return HostSpeed(profile.speed_drift, rng)
+    return None

@@ -52,7 +52,7 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      speed_drift, stage_summary, traced_batches, traced_requests, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
-from perseus.validate.speed import (ReplaySpeed, drifting_as_replayed, measured_compute, nudged, replay_speed,
+from perseus.validate.speed import (ReplaySpeed, following_the_replay, measured_compute, nudged, replay_speed,
                                    sensitivity)
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
@@ -158,7 +158,7 @@ def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.n
     if replayed.view is None:
         return None
     table = replayed.log.request_table()
-    here = drifting_as_replayed(loaded, table, window)
+    here = following_the_replay(loaded, table, window)
     measured_ms, counts, starting = measured_compute(replayed.view, table, loaded.scenario.models, window)
     speed = replay_speed(here, name, arrivals, seed, window, simulated, measured_ms, counts,
                          _front_end_ms(table, loaded, window), batches_starting=starting)

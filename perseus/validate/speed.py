@@ -53,17 +53,21 @@ its shape and its split by the core's state stay the profile's, and the stage ta
 The host wanders over seconds more during the replays than during its profile: the
 profile of 2026-12-06 13:17 read a drift of sigma 0.068 over 4.3 s
 (:mod:`perseus.sim.speed`), and the 60 replays of the five ``bench_validate.py`` runs
-kept with it (13:21-17:29) 0.04-0.26 (median 0.11) over 0.4-12 s (median 2.9 s). So at the replay's speed the
-simulation wanders as the replay did: its hosts take the drift fit on the replay's own
-traced batches (:func:`drifting_as_replayed`; as profiled where the traces give none).
-Re-simulated on those runs' arrivals (45 model-case rows, three seeds, the profile
-without its cold-start tables, :func:`perseus.profile.summary.model_profiles`), the mean
-absolute p50 / p95 / p99 error at replay speed was 1.6 / 6.0 / 9.5% with the replays'
-drift and 1.5 / 6.5 / 10.8% with the profile's (mean signed p99 -5.8 and -9.4%); the
-profile with its cold-start tables had given 1.5 / 6.2 / 9.3% with the profile's drift
-and 1.7 / 6.4 / 9.7% with the replays' (a table's slowdown, read by the host's heat,
-spread the batches too). The rows within all three targets moved between 11 and 22 of
-45 with the seed and with where the solve starts, so they do not tell these apart.
+kept with it (13:21-17:29) 0.04-0.26 (median 0.11) over 0.4-12 s (median 2.9 s). A
+drift drawn anew, even one fit on the replay itself, does not put the slow stretches
+where the replay had them, and a spiky replay's tail is made in a few spikes: in the
+one-model spiky replays of 2026-12-06 20:42, the p95 of each 5 s spike ranged from 65
+to 320 ms live. So at the replay's speed the simulation follows the speed the replay
+measured, bin by bin (:func:`following_the_replay`, ``PATH_BIN_S``; as profiled where
+the traces give none). Re-simulated on the kept arrivals of nine runs (81 model-case
+rows, each with the profile it ran with), the mean absolute p50 / p95 / p99 error at
+replay speed was 1.5 / 5.3 / 8.8% with the drift fit on the replay (32 rows within all
+three latency targets) and 1.1 / 4.8 / 7.3% following its path in 0.5 s bins (50 rows):
+better on every kind of case at p50, and at p99 on all but the shared spiky host (8.0 to
+12.1%, its rows within all three from 2 to 6 of 18). Read more roughly (every batch that
+overlapped no other model's, the front end's work left in), bins of 1 s gave 1.2 / 4.8 /
+8.0% and of 0.5 s 1.2 / 4.9 / 6.9%. Assumption: the path of a placement's hosts of one
+type is their mean, as the law is.
 
 How far the machine's speed alone moves the prediction: the simulation is run once more
 with every model ``SPEED_NUDGE`` slower than the replay's speed (``ReplaySpeed.nudged``),
@@ -89,7 +93,7 @@ import numpy as np
 
 from perseus.config.scenario import LoadedScenario
 from perseus.metrics import Window
-from perseus.profile.drift import fit_speed_drift
+from perseus.profile.drift import measured_speed_path
 from perseus.sim.trace import RequestTable, SimTrace
 from perseus.simulation import simulate_one
 from perseus.validate.compare import (arrival_work_ms, simulated_batch_ms, stage_summary, traced_batches,
@@ -99,6 +103,7 @@ from perseus.validate.observe import ServerView
 SPEED_ROUNDS = 3
 SPEED_NUDGE = 0.02   # how much slower than the replay's speed the sensitivity is read at
 MIN_BATCHES = 10     # measured batches a size needs to enter the slope by size
+PATH_BIN_S = 0.5     # the bins of the speed path a replay measured (module docstring)
 
 
 def size_residuals(measured_ms: dict[int, float], measured_counts: dict[int, int],
@@ -236,18 +241,17 @@ def measured_compute(view: ServerView, table: RequestTable, models: list[str], w
             (window.start_s, window.end_s))
 
 
-def drifting_as_replayed(loaded: LoadedScenario, replayed: RequestTable, window: Window) -> LoadedScenario:
-    """The scenario whose hosts' speed wanders over seconds as the replay's did
-    (``Profile.speed_drift`` fit on its traced batches that started in the window,
-    :mod:`perseus.profile.drift`; the module docstring says why); as profiled where its
-    traces give none."""
+def following_the_replay(loaded: LoadedScenario, replayed: RequestTable, window: Window) -> LoadedScenario:
+    """The scenario whose hosts compute at the speed the replay measured, bin by bin
+    (``Profile.speed_path``, :func:`perseus.profile.drift.measured_speed_path` on its traced
+    batches, centred on the window; the module docstring says why); as profiled where
+    its traces give none."""
     frame = traced_requests([replayed])
-    if frame is not None:
-        frame = frame[(frame["compute_start_s"] >= window.start_s) & (frame["compute_start_s"] < window.end_s)]
-    drift = None if frame is None else fit_speed_drift(frame, arrival_work_ms(frame) or 0.0)
-    if drift is None:
+    path = None if frame is None else measured_speed_path(frame, arrival_work_ms(frame) or 0.0, PATH_BIN_S,
+                                                          (window.start_s, window.end_s))
+    if path is None:
         return loaded
-    return loaded.model_copy(update={"profiles": {host_type: profile.model_copy(update={"speed_drift": drift})
+    return loaded.model_copy(update={"profiles": {host_type: profile.model_copy(update={"speed_path": path})
                                                   for host_type, profile in loaded.profiles.items()}})
 
 
