@@ -63,8 +63,9 @@ the traces give none). Re-simulated on the kept arrivals of nine runs (81 model-
 rows, each with the profile it ran with), the mean absolute p50 / p95 / p99 error at
 replay speed was 1.5 / 5.3 / 8.8% with the drift fit on the replay (32 rows within all
 three latency targets) and 1.1 / 4.8 / 7.3% following its path in 0.5 s bins (50 rows):
-better on every kind of case at p50, and at p99 on all but the shared spiky host (8.0 to
-12.1%, its rows within all three from 2 to 6 of 18). Read more roughly (every batch that
+better on every kind of case at p50, and at p99 on all but one-model Poisson (2.8% both
+ways) and the shared spiky host (8.0 to 12.1%, its rows within all three from 2 to 6 of
+18). Read more roughly (every batch that
 overlapped no other model's, the front end's work left in), bins of 1 s gave 1.2 / 4.8 /
 8.0% and of 0.5 s 1.2 / 4.9 / 6.9%. Assumption: the path of a placement's hosts of one
 type is their mean, as the law is.
