@@ -56,14 +56,14 @@ def measured_speed_path(requests: pd.DataFrame, work_ms: float, bin_s: float,
     median (as for the drift, the front end's ``work_ms`` per request received while a
     batch ran taken out; hosts averaged), its mean log over the bins within
     ``centred_on`` (s) brought to zero; bins with fewer than ``MIN_PER_BIN`` batches
-    read 1. None without a measured bin."""
+    read 1. None without a measured bin within ``centred_on``."""
     batches = lone_batches(requests)
     if batches.empty:
         return None
     series = pd.concat([_per_bin(host_batches, work_ms, bin_s) for _, host_batches in batches.groupby("host")],
                        axis=1).mean(axis=1)
     centre = series[(series.index * bin_s >= centred_on[0]) & (series.index * bin_s < centred_on[1])].mean()
-    if series.isna().all() or np.isnan(centre):
+    if np.isnan(centre):
         return None
     logs = (series - centre).reindex(range(int(series.index.max()) + 1)).fillna(0.0)
     return SpeedPath(bin_s=bin_s, factors=np.exp(logs.to_numpy()).round(4).tolist())

@@ -12,10 +12,10 @@ slope`` times what the simulation gave it, fit to the compute time of its measur
 batches by size over the simulation's, weighted by the measured counts: where the hosts
 traced the replay, the batches that started in the window the errors are read in, against
 the simulation's in the same window; else Triton's statistics over the whole replay,
-warm-up included (:func:`measured_compute` says why the window).
-The profile is rescaled by it (``Profile.at_speeds``) and simulated again. A host's speed moves its heat (a slower host
-is busier, so warmer, :mod:`perseus.sim.service`) and how much its models overlap, so the
-speed is solved for over ``SPEED_ROUNDS`` simulations (:func:`replay_speed`). Why a slope
+warm-up included (:func:`measured_compute` says why the window). The profile is rescaled
+by it (``Profile.at_speeds``) and simulated again. A host's speed moves its heat (a slower
+host is busier, so warmer, :mod:`perseus.sim.service`) and how much its models overlap, so
+the speed is solved for over ``SPEED_ROUNDS`` simulations (:func:`replay_speed`). Why a slope
 and not one factor for every size: the curve's shape moves with the machine's state
 (ResNet-18's batch 8 over batch 1 read 6.1-9.5 in live replays, 6.63 in the profile), and
 in the two ``bench_validate.py`` runs kept at 13:25 and 14:12 on 2026-12-06, live over
@@ -65,10 +65,9 @@ replay speed was 1.5 / 5.3 / 8.8% with the drift fit on the replay (32 rows with
 three latency targets) and 1.1 / 4.8 / 7.3% following its path in 0.5 s bins (50 rows):
 better on every kind of case at p50, and at p99 on all but one-model Poisson (2.8% both
 ways) and the shared spiky host (8.0 to 12.1%, its rows within all three from 2 to 6 of
-18). Read more roughly (every batch that
-overlapped no other model's, the front end's work left in), bins of 1 s gave 1.2 / 4.8 /
-8.0% and of 0.5 s 1.2 / 4.9 / 6.9%. Assumption: the path of a placement's hosts of one
-type is their mean, as the law is.
+18). Read more roughly (every batch that overlapped no other model's, the front end's
+work left in), bins of 1 s gave 1.2 / 4.8 / 8.0% and of 0.5 s 1.2 / 4.9 / 6.9%.
+Assumption: the path of a placement's hosts of one type is their mean, as the law is.
 
 How far the machine's speed alone moves the prediction: the simulation is run once more
 with every model ``SPEED_NUDGE`` slower than the replay's speed (``ReplaySpeed.nudged``),
