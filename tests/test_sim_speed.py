@@ -5,6 +5,7 @@ followed as given, and read back from a replay that ran at it."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from perseus.config.profile import Quantiles, SpeedDrift, SpeedPath
@@ -86,3 +87,28 @@ def test_the_path_read_from_a_replay_is_the_one_it_ran_at():
     assert np.median(read[slow]) / np.median(read[~slow]) == pytest.approx(1.5, rel=0.02)
     assert np.mean(np.log(read)) == pytest.approx(0.0, abs=1e-3)
     assert measured_speed_path(replay.iloc[:0], 0.0, 1.0, (0.0, 600.0)) is None
+
+
+def _batches_of_one(starts: list[float], ms: float, model: str = "a") -> list[dict]:
+    return [{"model": model, "received_s": t - 0.001, "compute_start_s": t, "compute_end_s": t + ms / 1e3}
+            for t in starts]
+
+
+def test_a_bin_with_too_few_batches_reads_its_neighbours_unless_the_models_overlapped_in_it():
+    """Batches of one every 50 ms, 10 ms each, in bins of 0.5 s; bins 6-8 and 12-14 run at
+    half speed. Bin 7 kept two of its batches: too few, none overlapped, so it reads its
+    neighbours' speed. In bin 13 every batch of ``a`` overlapped one of ``b``: it reads 1."""
+    def slow(t: float) -> bool:
+        return int(t // 0.5) in (6, 7, 8, 12, 13, 14)
+    starts = [round(0.05 * i, 3) for i in range(200)]
+    rows = _batches_of_one([t for t in starts if not slow(t)], 10.0)
+    rows += _batches_of_one([t for t in starts if slow(t) and int(t // 0.5) not in (7, 13)], 20.0)
+    rows += _batches_of_one([3.5, 3.6], 20.0)
+    crowded = [t for t in starts if int(t // 0.5) == 13]
+    rows += _batches_of_one(crowded, 20.0) + _batches_of_one([t + 0.005 for t in crowded], 20.0, "b")
+    path = measured_speed_path(pd.DataFrame(rows), 0.0, 0.5, (0.0, 10.0))
+    assert path is not None
+    read = np.array(path.factors) / path.factors[0]
+    assert read[[6, 8, 12, 14]] == pytest.approx(2.0, rel=1e-3)
+    assert read[7] == pytest.approx(2.0, rel=1e-3)          # too few: between its neighbours
+    assert path.factors[13] == 1.0                           # crowded: as the replay's mean

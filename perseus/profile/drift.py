@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from perseus.config.profile import SpeedDrift, SpeedPath
-from perseus.profile.ingress import lone_batches
+from perseus.profile.ingress import host_batches, lone, lone_batches
 
 BIN_S = 1.0
 MIN_PER_BIN = 3
@@ -55,8 +55,13 @@ def measured_speed_path(requests: pd.DataFrame, work_ms: float, bin_s: float,
     ``bin_s``, the exponential of the lone batches' mean log time over their group's
     median (as for the drift, the front end's ``work_ms`` per request received while a
     batch ran taken out; hosts averaged), its mean log over the bins within
-    ``centred_on`` (s) brought to zero; bins with fewer than ``MIN_PER_BIN`` batches
-    read 1. None without a measured bin within ``centred_on``."""
+    ``centred_on`` (s) brought to zero. A bin with fewer than ``MIN_PER_BIN`` lone batches
+    is unmeasured. Where none of its batches overlapped another, it had too few because
+    they ran long, as in a slow stretch, so it reads its neighbours' mean when both were
+    measured. Where the models overlapped in it, its neighbours' lone batches often ran
+    just after a switch, which the simulation adds itself (:mod:`perseus.sim.device`), so
+    it reads 1, as do the other unmeasured bins. None without a measured bin within
+    ``centred_on``."""
     batches = lone_batches(requests)
     if batches.empty:
         return None
@@ -65,8 +70,19 @@ def measured_speed_path(requests: pd.DataFrame, work_ms: float, bin_s: float,
     centre = series[(series.index * bin_s >= centred_on[0]) & (series.index * bin_s < centred_on[1])].mean()
     if np.isnan(centre):
         return None
-    logs = (series - centre).reindex(range(int(series.index.max()) + 1)).fillna(0.0)
+    logs = (series - centre).reindex(range(int(series.index.max()) + 1))
+    between = ((logs.shift(1) + logs.shift(-1)) / 2).drop(list(_crowded_bins(requests, bin_s)), errors="ignore")
+    logs = logs.fillna(between).fillna(0.0)
     return SpeedPath(bin_s=bin_s, factors=np.exp(logs.to_numpy()).round(4).tolist())
+
+
+def _crowded_bins(requests: pd.DataFrame, bin_s: float) -> set[int]:
+    """The bins in which a batch started that overlapped another on its host."""
+    crowded: set[int] = set()
+    for _, _, batches in host_batches(requests):
+        start = batches["start"].to_numpy()
+        crowded.update((start[~lone(start, batches["end"].to_numpy())] // bin_s).astype(int).tolist())
+    return crowded
 
 
 def _per_bin(batches: pd.DataFrame, work_ms: float, bin_s: float) -> pd.Series:

@@ -35,6 +35,9 @@ batches form in the spikes' backlog, when the core ran slow, and arrivals come w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -53,10 +56,8 @@ def lone_batches(requests: pd.DataFrame) -> pd.DataFrame:
     ``group_ms`` of its whole group, its ``arrivals`` in the early window, and the requests
     received while it ran (``during``)."""
     rows = []
-    keyed = requests.groupby("host") if "host" in requests.columns else [("", requests)]
-    for host, host_requests in keyed:
-        batches = replay_batches(host_requests)
-        batches = batches[_lone(batches["start"].to_numpy(), batches["end"].to_numpy())]
+    for host, host_requests, batches in host_batches(requests):
+        batches = batches[lone(batches["start"].to_numpy(), batches["end"].to_numpy())]
         received = np.sort(host_requests["received_s"].dropna().to_numpy())
         durations = (batches["end"] - batches["start"]) * 1e3
         for _, group in batches.assign(ms=durations).groupby(["model", "size"]):
@@ -78,7 +79,15 @@ def lone_batches(requests: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns)
 
 
-def _lone(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+def host_batches(requests: pd.DataFrame) -> Iterator[tuple[Any, pd.DataFrame, pd.DataFrame]]:
+    """Per host of the traced ``requests`` (one where there is no ``host`` column): the
+    host, its requests and its batches (:func:`perseus.profile.wakeup.replay_batches`)."""
+    keyed = requests.groupby("host") if "host" in requests.columns else [("", requests)]
+    for host, host_requests in keyed:
+        yield host, host_requests, replay_batches(host_requests)
+
+
+def lone(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """Which batches (sorted by start) overlapped no other."""
     ended_before = np.concatenate([[-np.inf], np.maximum.accumulate(end)[:-1]])
     next_start = np.concatenate([start[1:], [np.inf]])
