@@ -56,11 +56,11 @@ def measured_speed_path(requests: pd.DataFrame, work_ms: float, bin_s: float,
     median (as for the drift, the front end's ``work_ms`` per request received while a
     batch ran taken out; hosts averaged), its mean log over the bins within
     ``centred_on`` (s) brought to zero. A bin with fewer than ``MIN_PER_BIN`` lone batches
-    is unmeasured. Where none of its batches overlapped another, it had too few because
-    they ran long, as in a slow stretch, so it reads its neighbours' mean when both were
-    measured. Where the models overlapped in it, its neighbours' lone batches often ran
-    just after a switch, which the simulation adds itself (:mod:`perseus.sim.device`), so
-    it reads 1, as do the other unmeasured bins. None without a measured bin within
+    is unmeasured. Where no batch that started in it overlapped another, its batches were
+    too few (as in a slow stretch, where they run long) or none, and it reads its
+    neighbours' mean where both were measured. Where the models overlapped in it, its
+    neighbours' lone batches often ran just after a switch, which the simulation adds
+    itself (:mod:`perseus.sim.device`), so it reads 1, as do the other unmeasured bins. None without a measured bin within
     ``centred_on``."""
     batches = lone_batches(requests)
     if batches.empty:
