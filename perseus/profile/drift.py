@@ -60,12 +60,12 @@ def measured_speed_path(requests: pd.DataFrame, work_ms: float, bin_s: float,
     too few (as in a slow stretch, where they run long) or none, and it reads its
     neighbours' mean where both were measured. Where the models overlapped in it, its
     neighbours' lone batches often ran just after a switch, which the simulation adds
-    itself (:mod:`perseus.sim.device`), so it reads 1, as do the other unmeasured bins. None without a measured bin within
-    ``centred_on``."""
+    itself (:mod:`perseus.sim.device`), so it reads 1, as do the other unmeasured bins.
+    None without a measured bin within ``centred_on``."""
     batches = lone_batches(requests)
     if batches.empty:
         return None
-    series = pd.concat([_per_bin(host_batches, work_ms, bin_s) for _, host_batches in batches.groupby("host")],
+    series = pd.concat([_per_bin(of_host, work_ms, bin_s) for _, of_host in batches.groupby("host")],
                        axis=1).mean(axis=1)
     centre = series[(series.index * bin_s >= centred_on[0]) & (series.index * bin_s < centred_on[1])].mean()
     if np.isnan(centre):
