@@ -302,6 +302,24 @@ def test_at_replay_speed_the_host_follows_the_speed_the_replay_measured():
     assert all(p.speed_path is None and p.speed_drift == profiled for p in untraced.profiles.values())
 
 
+def test_at_replay_speed_the_batches_spread_as_the_replays_did():
+    """A replay whose lone batches spread narrowly (p95 1.05) on a host profiled with a
+    wide spread (p95 1.4): at replay speed the hosts draw from the replay's spread; an
+    untraced replay leaves the profile's."""
+    prof = profile({"a": {1: 5.0}}, kind="empirical")
+    prof.batch_spread = Quantiles(mean=1.0, p5=0.96, p25=0.98, p50=1.0, p75=1.02, p95=1.05, p99=1.08)
+    replayed = one_host(prof, {"a": ModelConfig()}, {"a": poisson(40, 2400, 3)}, seed=3).requests
+    loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
+    wide = Quantiles(mean=1.03, p5=0.8, p25=0.93, p50=1.0, p75=1.07, p95=1.4, p99=2.0)
+    loaded = loaded.model_copy(update={"profiles": {h: p.model_copy(update={"batch_spread": wide})
+                                                    for h, p in loaded.profiles.items()}})
+    spreads = [p.batch_spread for p in following_the_replay(loaded, replayed, Window(10.0, 60.0)).profiles.values()]
+    assert spreads and all(s is not None for s in spreads)
+    assert [spreads[0].p5, spreads[0].p95, spreads[0].p99] == pytest.approx([0.96, 1.05, 1.08], rel=0.03)
+    untraced = following_the_replay(loaded, replace(replayed, start_s=None), Window(10.0, 60.0))
+    assert all(p.batch_spread == wide for p in untraced.profiles.values())
+
+
 def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():
     """Two runs of five minutes on a host whose speed drifts (sigma 0.1, over 2 s): read
     back from both together, their clocks overlapping; an untraced run gives none."""

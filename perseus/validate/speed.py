@@ -69,6 +69,21 @@ ways) and the shared spiky host (8.0 to 12.1%, its rows within all three from 2 
 work left in), bins of 1 s gave 1.2 / 4.8 / 8.0% and of 0.5 s 1.2 / 4.9 / 6.9%.
 Assumption: the path of a placement's hosts of one type is their mean, as the law is.
 
+Around that path the batches spread as the replay's own lone batches did around their
+neighbours (``batch_spread``, fit as the profiler fits it, :mod:`perseus.profile.spread`):
+the spread moves with the machine's state as its speed does. In the two
+``bench_validate.py`` runs kept on 2026-12-07 (02:00 and 02:47, a quieter machine than the
+day before), each case's replays spread p5 / p95 / p99 0.85-0.93 / 1.05-1.12 / 1.10-1.25,
+where the profiles they ran with read 0.81 / 1.24 / 1.45 (2026-12-06 13:17) and 0.83 /
+1.18 / 1.29 (2026-12-07 02:43), and the simulation at replay speed, drawing from the
+profile's, put the one-model Poisson host's p95 / p99 5.7 / 7.2% and 7.8 / 9.2% above
+the replays'. Re-simulated on those runs' arrivals (18 model-case rows, each with the
+profile it ran with, seeds +0 / +1), the mean absolute p50 / p95 / p99 error at replay
+speed went from 1.1 / 2.7 / 4.5% and 1.2 / 2.8 / 4.3% to 1.3 / 2.0 / 3.5% and 1.4 / 2.1 /
+3.4%, and the rows within all three latency targets from 15 and 15 to 18 and 17; the p50
+a little lower (mean signed -0.9 and -1.2%, from +0.1 and -0.0%), as a narrower spread
+queues less.
+
 How far the machine's speed alone moves the prediction: the simulation is run once more
 with every model ``SPEED_NUDGE`` slower than the replay's speed (``ReplaySpeed.nudged``),
 and :func:`sensitivity` gives, per latency figure, its change per 1% slower host. Near
@@ -94,6 +109,7 @@ import numpy as np
 from perseus.config.scenario import LoadedScenario
 from perseus.metrics import Window
 from perseus.profile.drift import measured_speed_path
+from perseus.profile.spread import fit_batch_spread
 from perseus.sim.trace import RequestTable, SimTrace
 from perseus.simulation import simulate_one
 from perseus.validate.compare import (arrival_work_ms, simulated_batch_ms, stage_summary, traced_batches,
@@ -244,14 +260,17 @@ def measured_compute(view: ServerView, table: RequestTable, models: list[str], w
 def following_the_replay(loaded: LoadedScenario, replayed: RequestTable, window: Window) -> LoadedScenario:
     """The scenario whose hosts compute at the speed the replay measured, bin by bin
     (``Profile.speed_path``, :func:`perseus.profile.drift.measured_speed_path` on its traced
-    batches, centred on the window; the module docstring says why); as profiled where
-    its traces give none."""
+    batches, centred on the window), their batches spread around it as the replay's lone
+    batches did (``Profile.batch_spread``, :func:`perseus.profile.spread.fit_batch_spread`);
+    the module docstring says why. Each as profiled where the traces give none."""
     frame = traced_requests([replayed])
-    path = None if frame is None else measured_speed_path(frame, arrival_work_ms(frame) or 0.0, PATH_BIN_S,
-                                                          (window.start_s, window.end_s))
-    if path is None:
+    if frame is None:
         return loaded
-    return loaded.model_copy(update={"profiles": {host_type: profile.model_copy(update={"speed_path": path})
+    work_ms = arrival_work_ms(frame) or 0.0
+    measured = {"speed_path": measured_speed_path(frame, work_ms, PATH_BIN_S, (window.start_s, window.end_s)),
+                "batch_spread": fit_batch_spread(frame, work_ms)}
+    update = {key: value for key, value in measured.items() if value is not None}
+    return loaded.model_copy(update={"profiles": {host_type: profile.model_copy(update=update)
                                                   for host_type, profile in loaded.profiles.items()}})
 
 
