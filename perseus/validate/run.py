@@ -153,7 +153,8 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
 def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
                      simulated: SimTrace, replayed: Replayed) -> ReplaySpeed | None:
     """The speeds one replay computed at and its simulation at them, its host following
-    the speed the replay measured (:mod:`perseus.validate.speed`); None without its
+    the speed the replay measured and spreading its batches as the replay's did
+    (:func:`perseus.validate.speed.following_the_replay`); None without its
     statistics. Both are read in the window the errors are (:func:`measured_compute`)."""
     if replayed.view is None:
         return None

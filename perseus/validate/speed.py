@@ -72,7 +72,7 @@ Assumption: the path of a placement's hosts of one type is their mean, as the la
 Around that path the batches spread as the replay's own lone batches did around their
 neighbours (``batch_spread``, fit as the profiler fits it, :mod:`perseus.profile.spread`):
 the spread moves with the machine's state as its speed does. In the two
-``bench_validate.py`` runs kept on 2026-12-07 (02:00 and 02:47, a quieter machine than the
+``bench_validate.py`` runs kept on 2026-12-07 (01:59 and 02:47, a quieter machine than the
 day before), each case's replays spread p5 / p95 / p99 0.85-0.93 / 1.05-1.12 / 1.10-1.25,
 where the profiles they ran with read 0.81 / 1.24 / 1.45 (2026-12-06 13:17) and 0.83 /
 1.18 / 1.29 (2026-12-07 02:43), and the simulation at replay speed, drawing from the
