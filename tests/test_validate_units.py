@@ -43,9 +43,13 @@ def test_busy_time_is_the_union_of_batches_inside_the_window(spans, lo, length):
     assert union_length(np.concatenate([starts, starts]), np.concatenate([ends, ends]), lo, lo + length) == expected
 
 
+def with_every_profile(loaded: LoadedScenario, **fields: object) -> LoadedScenario:
+    """``loaded`` with ``fields`` set on every host type's profile."""
+    return loaded.model_copy(update={"profiles": {h: p.model_copy(update=fields) for h, p in loaded.profiles.items()}})
+
+
 def without_drawn_speeds(loaded: LoadedScenario) -> LoadedScenario:
-    profiles = {h: p.model_copy(update={"batch_spread": None, "speed_drift": None}) for h, p in loaded.profiles.items()}
-    return loaded.model_copy(update={"profiles": profiles})
+    return with_every_profile(loaded, batch_spread=None, speed_drift=None)
 
 
 def test_replay_speed_recovers_the_speed_a_replay_computed_at():
@@ -288,10 +292,8 @@ def test_at_replay_speed_the_host_follows_the_speed_the_replay_measured():
     prof = profile({"a": {1: 5.0}})
     prof.speed_path = SpeedPath(bin_s=1.0, factors=[1.4 if 20 <= k < 40 else 1.0 for k in range(60)])
     replayed = one_host(prof, {"a": ModelConfig()}, {"a": poisson(40, 2400, 3)}, seed=3).requests
-    loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
     profiled = SpeedDrift(sigma=0.03, tau_s=5.0)
-    loaded = loaded.model_copy(update={"profiles": {h: p.model_copy(update={"speed_drift": profiled})
-                                                    for h, p in loaded.profiles.items()}})
+    loaded = with_every_profile(load_scenario(ROOT / "scenarios/co-serving.yaml"), speed_drift=profiled)
     window = Window(10.0, 60.0)
     paths = [p.speed_path for p in following_the_replay(loaded, replayed, window).profiles.values()]
     assert paths and all(path is not None and path.bin_s == PATH_BIN_S for path in paths)
@@ -309,10 +311,8 @@ def test_at_replay_speed_the_batches_spread_as_the_replays_did():
     prof = profile({"a": {1: 5.0}}, kind="empirical")
     prof.batch_spread = Quantiles(mean=1.0, p5=0.96, p25=0.98, p50=1.0, p75=1.02, p95=1.05, p99=1.08)
     replayed = one_host(prof, {"a": ModelConfig()}, {"a": poisson(40, 2400, 3)}, seed=3).requests
-    loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
     wide = Quantiles(mean=1.03, p5=0.8, p25=0.93, p50=1.0, p75=1.07, p95=1.4, p99=2.0)
-    loaded = loaded.model_copy(update={"profiles": {h: p.model_copy(update={"batch_spread": wide})
-                                                    for h, p in loaded.profiles.items()}})
+    loaded = with_every_profile(load_scenario(ROOT / "scenarios/co-serving.yaml"), batch_spread=wide)
     spreads = [p.batch_spread for p in following_the_replay(loaded, replayed, Window(10.0, 60.0)).profiles.values()]
     assert spreads and all(s is not None for s in spreads)
     assert [spreads[0].p5, spreads[0].p95, spreads[0].p99] == pytest.approx([0.96, 1.05, 1.08], rel=0.03)
