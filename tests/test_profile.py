@@ -12,7 +12,9 @@ import yaml
 
 from perseus.config.profile import load_profile
 from perseus.profile.drift import fit_speed_drift
+from perseus.profile.frontend import replay_parts
 from perseus.profile.ingress import fit_arrival_work
+from perseus.profile.plan import QUICK
 from perseus.profile.spread import fit_batch_spread
 from perseus.profile.wakeup import fit_wake_law, replay_joins
 from perseus.triton.server import EmbeddedServer
@@ -102,7 +104,8 @@ def test_one_core_interference(quick_profile):
     assert profile.wake_law == fit_wake_law(replay_joins(replay, profile.interference))
     assert profile.arrival_work_ms == fit_arrival_work(replay)   # the same replay's lone batches
     assert profile.batch_spread == fit_batch_spread(replay, profile.arrival_work_ms or 0.0)
-    assert profile.speed_drift == fit_speed_drift(replay, profile.arrival_work_ms or 0.0)
+    parts = replay_parts(QUICK.replay_utilization, QUICK.replay_s)   # each part of the replay a series
+    assert profile.speed_drift == fit_speed_drift(replay, profile.arrival_work_ms or 0.0, parts)
     if profile.batch_spread is not None:   # ratios to the neighbours' median
         assert profile.batch_spread.p5 < 1.0 < profile.batch_spread.p95, profile.batch_spread
     if profile.wake_law is not None:

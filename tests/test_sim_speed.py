@@ -63,6 +63,19 @@ def test_independent_spread_is_not_drift_and_a_short_replay_has_none_to_read():
     assert fit_speed_drift(traced(drifting(5.0, DRIFT), poisson(40, 600, 4))) is None    # 15 s
 
 
+def test_a_step_between_the_replays_parts_is_not_drift():
+    """The profile's replay runs its parts at different loads, and the core's speed steps
+    between them (module docstring of :mod:`perseus.profile.drift`): a steady host whose
+    second part computes 1.2 times as long reads as a drift over the whole replay, and as
+    none within each part."""
+    prof = drifting(5.0, None)
+    prof.speed_path = SpeedPath(bin_s=300.0, factors=[1.0, 1.2])
+    replay = traced(prof, poisson(40, 24000, 5))   # 10 minutes, the step at 5
+    assert fit_speed_drift(replay).sigma > 0.05
+    within = fit_speed_drift(replay, parts=[(0.0, 300.0), (300.0, 600.0)])
+    assert within is None or within.sigma < 0.02
+
+
 def test_a_host_follows_a_measured_path_bin_by_bin_and_one_beyond_it():
     prof = drifting(5.0, DRIFT)   # the path takes the drift's place
     prof.speed_path = SpeedPath(bin_s=2.0, factors=[1.0] * 5 + [2.0] * 5)

@@ -6,7 +6,15 @@ Each lone batch's log time over its group's median over the whole replay (its mo
 batch size, with the front end's work for the requests received while it ran taken out)
 is averaged per second of the replay (``BIN_S``; seconds with fewer than ``MIN_PER_BIN``
 batches are left out), each host on its own (a ``validate`` run of several hosts or
-replays gives one series each). Across those seconds the averages move together over a
+replays gives one series each), and each part of the profile's replay on its own too
+(``parts``: :func:`perseus.profile.frontend.replay_parts`). The parts run the core at
+different loads, and the load moves its speed as a step, not as a drift: in the replay of
+the profile of 2026-12-07 02:43, the lone batches of the busy part (0.5 of the core)
+computed 0.92-0.95 times their group's median over the whole replay, and those of the
+quiet one (0.1) 1.14-1.19 (5 s means). Fit as one series, that step read as a drift of
+sigma 0.116 over 25.9 s; fit per part, 0.038 over 1.5 s, where the 36 ``validate``
+replays kept by ``bench_validate.py`` that day (01:59-04:12) read 0.012-0.086 over
+0.7-17 s (median 0.041 over 2.5 s). Across those seconds the averages move together over a
 few seconds: their autocovariance at lags of 1, 2 and 3 s, pooled over the series, is
 fit as ``sigma² exp(-lag / tau)`` (least squares on its log, over the positive lags),
 which leaves out the lag-0 variance, where the batches' own spread and the averages'
@@ -34,10 +42,16 @@ LAGS = (1, 2, 3)
 MAX_TAU_S = 30.0
 
 
-def fit_speed_drift(requests: pd.DataFrame, work_ms: float = 0.0) -> SpeedDrift | None:
-    """The host's speed drift (module docstring); None where none is fit."""
+def fit_speed_drift(requests: pd.DataFrame, work_ms: float = 0.0,
+                    parts: list[tuple[float, float]] | None = None) -> SpeedDrift | None:
+    """The host's speed drift (module docstring), each of the replay's ``parts`` (s, by
+    the batch's start; the whole replay without them) a series of its own; None where
+    none is fit."""
     batches = lone_batches(requests)
-    series = [_per_bin(host_batches, work_ms, BIN_S) for _, host_batches in batches.groupby("host")]
+    spans = parts or [(-np.inf, np.inf)]
+    series = [_per_bin(part, work_ms, BIN_S) for _, of_host in batches.groupby("host")
+              for part in (of_host[(of_host["start"] >= a) & (of_host["start"] < b)] for a, b in spans)
+              if not part.empty]
     if sum(int(seconds.notna().sum()) for seconds in series) < MIN_BINS:
         return None
     covariance = {lag: _autocovariance(series, lag) for lag in LAGS}

@@ -73,12 +73,16 @@ def replay_schedule(batch1_ms: dict[str, float], utilizations: tuple[float, ...]
     return {model: np.concatenate([k * part_s + part[model] for k, part in enumerate(parts)]) for model in batch1_ms}
 
 
+def replay_parts(utilizations: tuple[float, ...], duration_s: float) -> list[tuple[float, float]]:
+    """When (s, from the replay's start) each of :func:`replay_schedule`'s parts runs."""
+    part_s = duration_s / len(utilizations)
+    return [(k * part_s, (k + 1) * part_s) for k in range(len(utilizations))]
+
+
 def quietest_part(utilizations: tuple[float, ...], duration_s: float) -> tuple[float, float]:
     """When (s, from the replay's start) :func:`replay_schedule`'s part at the lowest
     utilisation runs."""
-    part_s = duration_s / len(utilizations)
-    k = int(np.argmin(utilizations))
-    return k * part_s, (k + 1) * part_s
+    return replay_parts(utilizations, duration_s)[int(np.argmin(utilizations))]
 
 
 def measure_front_end(endpoint: Endpoint, client_of_host: Callable[[], TritonClient],

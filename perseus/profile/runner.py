@@ -27,7 +27,7 @@ from perseus.config.scenario import ModelConfig
 from perseus.errors import InputError
 from perseus.profile.loadgen import BackgroundLoad, LoadGenerator, Window, random_batch
 from perseus.profile.plan import NEIGHBOUR_BATCH, Point, Settings, points
-from perseus.profile.frontend import front_end_by_core, measure_front_end, quietest_part, replay_schedule
+from perseus.profile.frontend import front_end_by_core, measure_front_end, quietest_part, replay_parts, replay_schedule
 from perseus.profile.openloop import open_loop_factors, with_open_loop_factors
 from perseus.profile.drift import fit_speed_drift
 from perseus.profile.ingress import fit_arrival_work
@@ -181,10 +181,11 @@ def run_profile(target: Target, models: list[str], settings: Settings, out: Path
              + "; ".join(unsteady))
     if requests is not None:
         work_ms = fit_arrival_work(requests)
+        parts = replay_parts(settings.replay_utilization, settings.replay_s)
         profile = profile.model_copy(update={"wake_law": fit_wake_law(replay_joins(requests, profile.interference)),
                                              "arrival_work_ms": work_ms,
                                              "batch_spread": fit_batch_spread(requests, work_ms or 0.0),
-                                             "speed_drift": fit_speed_drift(requests, work_ms or 0.0)})
+                                             "speed_drift": fit_speed_drift(requests, work_ms or 0.0, parts)})
         quiet = quietest_part(settings.replay_utilization, settings.replay_s)
         profile = with_open_loop_factors(profile, open_loop_factors(profile, requests, settings.max_batch_size, quiet))
     save_profile(profile, out)
