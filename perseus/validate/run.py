@@ -141,7 +141,7 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
             break
     simulated = simulate_one(loaded, name, arrivals, seed, window)
     seed_runs = [simulated, *(simulate_one(loaded, name, arrivals, seed + k, window) for k in range(1, SEED_RUNS))]
-    speeds = [_at_replay_speed(loaded, name, arrivals, seed, window, simulated, r) for r in replays]
+    speeds = [_at_replay_speed(loaded, name, arrivals, seed, window, r) for r in replays]
     outcome.results["placements"][name] = compare_placement(loaded, name, replays, seed_runs, speeds, window)
     if failed:
         host, count = next(iter(failed.items()))
@@ -151,17 +151,21 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
 
 
 def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
-                     simulated: SimTrace, replayed: Replayed) -> ReplaySpeed | None:
+                     replayed: Replayed) -> ReplaySpeed | None:
     """The speeds one replay computed at and its simulation at them, its host following
     the speed the replay measured and spreading its batches as the replay's did
     (:func:`perseus.validate.speed.following_the_replay`); None without its
-    statistics. Both are read in the window the errors are (:func:`measured_compute`)."""
+    statistics. Both are read in the window the errors are (:func:`measured_compute`).
+    The solve starts from that host at the profile's speed: a host that follows a path
+    keeps its open-loop factors steady (:mod:`perseus.sim.service`), so it computes
+    otherwise than the simulation as profiled at the same speed."""
     if replayed.view is None:
         return None
     table = replayed.log.request_table()
     here = following_the_replay(loaded, table, window)
     measured_ms, counts, starting = measured_compute(replayed.view, table, loaded.scenario.models, window)
-    speed = replay_speed(here, name, arrivals, seed, window, simulated, measured_ms, counts,
+    start = simulate_one(here, name, arrivals, seed, window)
+    speed = replay_speed(here, name, arrivals, seed, window, start, measured_ms, counts,
                          _front_end_ms(table, loaded, window), batches_starting=starting)
     return nudged(here, name, arrivals, seed, window, speed)
 
