@@ -350,14 +350,15 @@ def test_replay_rates_share_the_core_equally():
 
 
 def test_open_loop_factor_is_solved_on_the_replay_and_read_by_the_simulator():
-    """A "frontend replay" simulated with ResNet-like compute 1.2 times and MobileNet-like
-    0.9 times the profile's: the profiler's solve gives back both factors, and the profile
-    carrying them simulates the replay's measured compute."""
+    """A "frontend replay" simulated with open-loop factors of 1.2 (ResNet-like) and 0.9
+    (MobileNet-like), which fade as the core warms (no cold-start table): the profiler's
+    solve gives back both factors, and the profile carrying them simulates the replay's
+    measured compute."""
     prof = profile({"a": {1: 10.0, 2: 18.0}, "b": {1: 3.0, 2: 5.0}}, kind="empirical")
     arrivals = {"a": poisson(20.0, 1200, seed=1), "b": poisson(50.0, 3000, seed=2)}
     configs = {m: ModelConfig(instances=1, max_batch_size=16) for m in arrivals}
     truth = {"a": 1.2, "b": 0.9}
-    replayed = one_host(prof.at_speeds(truth), configs, arrivals, seed=7).requests
+    replayed = one_host(with_open_loop_factors(prof, truth), configs, arrivals, seed=7).requests
     requests = pd.DataFrame({"model": np.asarray(replayed.models)[replayed.model], "scheduled_s": replayed.arrival_s,
                              "compute_start_s": replayed.start_s, "compute_end_s": replayed.end_s})
     factors = open_loop_factors(prof, requests, max_batch_size=16)

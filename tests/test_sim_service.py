@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perseus.config.profile import ColdStart, LinearFit, ModelProfile, OverheadStats, Quantiles
+from perseus.config.profile import ColdStart, LinearFit, ModelProfile, OverheadStats, Quantiles, SpeedPath
 from perseus.config.scenario import ModelConfig
-from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
+from perseus.sim.service import HEAT_MEMORY_S, WARM_MEMORY_S, ServiceTime
 from sim_helpers import one_host, profile
 
 
@@ -125,6 +125,27 @@ def test_a_neighbour_keeps_the_device_warm():
     heat = 0.8 * (1 - np.exp(-3.0))                    # about: 80% busy for three memories
     assert a[0] == pytest.approx(13.0)                 # the first batch ever: a cold device
     assert a[1] == pytest.approx(10.0 + 3.0 * (1 - heat) / (1 - 13 / 113), abs=0.3)
+
+
+def test_the_open_loop_factor_fades_as_the_core_warms():
+    """Without a cold-start table, a batch computes its open-loop factor times the curve on
+    a cold core, and ``factor ** (1 - warmth)`` times it on a core that the device kept busy
+    over the last ``WARM_MEMORY_S`` or so: a backlog's batches, back to back, close in on
+    the curve. A host that follows a measured speed path keeps the factor whole."""
+    prof = profile({"a": {1: 10.0}})
+    prof.models["a"].open_loop_factor = 1.5
+    backlog = {"a": np.zeros(200)}   # batches of one, back to back for 2 s or so
+
+    def computes(p):
+        requests = one_host(p, {"a": ModelConfig()}, backlog).requests
+        return requests.start_s, (requests.end_s - requests.start_s) * 1e3
+
+    start, compute = computes(prof)
+    assert compute[0] == pytest.approx(15.0)   # the first batch ever: a cold core
+    assert np.allclose(compute, 10.0 * 1.5 ** np.exp(-start / WARM_MEMORY_S))   # busy since 0
+    assert compute[-1] == pytest.approx(10.0, rel=0.01)
+    prof.speed_path = SpeedPath(bin_s=10.0, factors=[1.0])
+    assert np.allclose(computes(prof)[1], 15.0)
 
 
 def test_cold_start_is_paid_beside_a_running_batch_and_the_switch_is_not():

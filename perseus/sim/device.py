@@ -89,7 +89,7 @@ import numpy as np
 from perseus.config.profile import Profile
 from perseus.sim.batcher import INF
 from perseus.sim.ingress import ArrivalPauses
-from perseus.sim.service import HEAT_MEMORY_S, ServiceTime
+from perseus.sim.service import HEAT_MEMORY_S, WARM_MEMORY_S, ServiceTime
 from perseus.sim.speed import HostSpeed, MeasuredSpeed
 
 
@@ -151,6 +151,26 @@ def _same_model(profile: Profile, name: str, k: int) -> float:
     return k / float(np.interp(k, sizes, [points[n] for n in sizes]))
 
 
+class BusyShare:
+    """The share of recent time a device executed batches, through an exponential memory
+    of ``memory_s``: it decays while the device idles and climbs towards one while it is
+    busy."""
+
+    def __init__(self, memory_s: float) -> None:
+        self.memory_s = memory_s
+        self.share = 0.0     # at ``since``,
+        self.since = -INF    # when the device last began or ended a busy period
+
+    def at(self, now: float, busy: bool) -> float:
+        """The share at ``now``, the device ``busy`` (or idle) since the last turn."""
+        decay = math.exp(-(now - self.since) / self.memory_s)
+        return 1.0 - (1.0 - self.share) * decay if busy else self.share * decay
+
+    def turn(self, now: float, busy: bool) -> None:
+        """The device, ``busy`` (or idle) until ``now``, turns idle (or busy) at ``now``."""
+        self.share, self.since = self.at(now, busy), now
+
+
 class SharedDevice:
     """Running batches of one host and their progress."""
 
@@ -162,16 +182,19 @@ class SharedDevice:
         self.counts = [0] * len(table.same)   # running batches per local model
         self.updated = 0.0
         self.busy_since = 0.0
-        self.heat = 0.0                   # its duty cycle (cold start) at heat_since,
-        self.heat_since = -INF            # when it last began or ended a busy period
+        self.heat = BusyShare(HEAT_MEMORY_S)      # its duty cycle, for a cold-start table
+        self.warmth = BusyShare(WARM_MEMORY_S)    # how warm its core is, for the open-loop factor
         self.last = -1                    # local model of the batch that started last (-1: none)
 
     def heat_at(self, now: float) -> float:
-        """The share of recent time the device executed batches, through an exponential
-        memory of ``HEAT_MEMORY_S`` (:mod:`perseus.sim.service`): decaying while idle,
-        climbing towards one while busy."""
-        decay = math.exp(-(now - self.heat_since) / HEAT_MEMORY_S)
-        return 1.0 - (1.0 - self.heat) * decay if self.running else self.heat * decay
+        """The device's duty cycle over the last ``HEAT_MEMORY_S`` or so
+        (:mod:`perseus.sim.service`)."""
+        return self.heat.at(now, bool(self.running))
+
+    def warmth_at(self, now: float) -> float:
+        """How busy the device kept its core over the last ``WARM_MEMORY_S`` or so
+        (:mod:`perseus.sim.service`)."""
+        return self.warmth.at(now, bool(self.running))
 
     def pause_for(self, pauses: ArrivalPauses) -> None:
         """Let the front end pause the device for the arrivals known before the run."""
@@ -198,7 +221,8 @@ class SharedDevice:
         if woken and self.running and self.table.slice_s:
             batch.slice_end = batch.start + service.wake_slice(self.table.slice_s, self.table.preempt)
         if not self.running:   # a busy period begins
-            self.heat, self.heat_since = self.heat_at(batch.start), batch.start
+            self.heat.turn(batch.start, busy=False)
+            self.warmth.turn(batch.start, busy=False)
         self.running.append(batch)
         self.counts[batch.model] += 1
 
@@ -212,7 +236,8 @@ class SharedDevice:
             else:
                 still.append(b)
         if done and not still:   # the busy period ends
-            self.heat, self.heat_since = self.heat_at(now), now
+            self.heat.turn(now, busy=True)
+            self.warmth.turn(now, busy=True)
         self.running = still
         return done
 

@@ -156,7 +156,7 @@ class Engine:
             policy = BatchPolicy.of(config, lag_ms / 1e3)
             service = ServiceTime(profile.models[name], model_stream(seed, f"{name}@{h}", 1), policy.max_batch,
                                   model_stream(seed, f"{name}@{h}", 3), model_stream(seed, f"{name}@{h}", 4),
-                                  profile.batch_spread)
+                                  profile.batch_spread, warms=profile.speed_path is None)
             self.replicas.setdefault(self.models.index(name), []).append((host, policy, service, config.instances))
 
     def _route(self, m: int, kind: RouterKind, rng: np.random.Generator) -> None:
@@ -305,7 +305,8 @@ class Engine:
             if not size:
                 break
             idle = now - q.rested_since if not q.busy else 0.0   # the model's own rest
-            work = service.draw(size) * (service.cold_factor(device.heat_at(now), size) if service.cold else 1.0)
+            work = service.draw(size) * (service.cold_factor(device.heat_at(now), size) if service.cold
+                                         else service.warming(device.warmth_at(now)))
             work += self._switch_extra(q, device)
             if device.speed:
                 work *= device.speed.factor(now)
