@@ -15,9 +15,9 @@ that makes the simulated batch-1 compute match the traced one
 (:func:`perseus.validate.speed.replay_speed`, as ``validate`` does at replay speed). The
 factor is the profile's ``open_loop_factor``; the simulator multiplies the model's compute
 by it on a cold core, fading as the core warms (:mod:`perseus.sim.service`; the quiet
-part's batches mostly start on a cold core), and the solve applies it the same way: a slower host
-(``validate``'s replay speed) also moves a cold-start table's duty cycles, which the
-factor does not: solved as a slower host on the quiet part below, MobileNetV2's factor
+part's batches mostly start on a cold core), and the solve applies it the same way: a
+slower host (``validate``'s replay speed) also moves a cold-start table's duty cycles,
+which the factor does not: solved as a slower host on the quiet part below, MobileNetV2's factor
 (1.165) simulated 3.64 ms of batch-1 compute there, where the replay measured 3.78 ms.
 Since 2026-12-06 a model the replay measured has no cold-start table
 (:func:`perseus.profile.summary.model_profiles` says why), so the factor alone carries the

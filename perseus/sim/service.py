@@ -79,34 +79,36 @@ live under Gamma load where its own duty cycle read the table's cold end, 1.74).
 Assumption: a batch that starts beside another model's running batch pays the factor
 too.
 
-Open loop (``open_loop_factor``, :mod:`perseus.profile.openloop`): every batch's compute is
-multiplied by the model's factor, solved for on the quiet part of the profile's open-loop
-replay with the cold start above in place, so that it carries only what the closed-loop
-points miss. A model without a cold-start table has the factor at a cold core only: it
-fades as the core warms, ``factor ** (1 - warmth)``, where *warmth* is the device's busy
-share through an exponential memory of ``WARM_MEMORY_S`` (``SharedDevice.warmth_at``).
-The closed-loop curve, measured back to back (warmth near one), is the warm end, and the
-profile's quiet replay part (0.1 of the core) the cold one. Why: in the open-loop
-``validate`` replays of the embedded host (``bench_validate.py --keep``, 2026-12-07
-04:52), a lone batch's log time over its group's mean fell with the warmth at the
-batch's start (0.5 s memory), by 0.16-0.17 per unit of warmth in the one-model spiky
-replays, 0.15-0.31 in the Poisson ones, 0.18-0.24 on the shared host (spiky, Gamma; both
-models pooled), where ResNet-18's factor (1.19) makes 0.17; in the spiky replays of the 03:32 and
-04:03 runs, the seconds in which the core was over 0.4 busy computed at 0.93-0.98 of the
-replay's speed, those under 0.2 at 1.01-1.03 (the replays' measured speed path). With the factor steady, the simulated spikes ran slow and their tails long:
-re-simulated as profiled (two seeds) on the arrivals of four runs of that day (27
-model-case rows against the mean of their replays, the profile of 02:43 summarised again
-at 04:48, its factors solved again under each law), the mean absolute p50 / p95 / p99
-error was 2.9 / 12.5 / 16.3% with the factor steady (3 rows within the three latency
-targets), 3.6 / 5.1 / 7.3% fading over 0.2 s (7), 3.4 / 5.5 / 7.5% over 0.5 s (10), and
-3.1 / 7.4 / 9.6% (9) and 3.5 / 5.8 / 9.3% (6) with one slope for every model of 0.1 and
-0.2 over 0.2 s; the spiky rows' p95 went from +5 to +47% to -9 to +13% (0.5 s). The
-profile's own replay cannot fit the law: within each of its parts, where four models
-displace each other's data, its batches read 0.03-0.12 per unit. Assumptions: the warm
-end is the curve for every model and batch size; warmth is the device's, not the
-model's, and a batch starting beside a running one reads it busy. A host that follows a
-measured speed path (``validate`` at a replay's speed) keeps the factor steady: the path
-carries the warm stretches.
+Open loop (``open_loop_factor``, :mod:`perseus.profile.openloop`): every batch's compute
+is multiplied by the model's factor, solved for on the quiet part of the profile's
+open-loop replay with the cold start above in place, so that it carries only what the
+closed-loop points miss. A model without a cold-start table has the factor at a cold core
+only: it fades as the core warms, ``factor ** (1 - warmth)``, where *warmth* is the
+device's busy share through an exponential memory of ``WARM_MEMORY_S``
+(``SharedDevice.warmth_at``). The closed-loop curve, measured back to back (warmth near
+one), is the warm end, and the profile's quiet replay part (0.1 of the core) the cold one.
+Why: in the open-loop ``validate`` replays of the embedded host (kept by
+``bench_validate.py --keep``, 2026-12-07 04:52), a lone batch's log time over its group's mean fell with the
+warmth at the batch's start (0.5 s memory), by 0.16-0.17 per unit of warmth in the
+one-model spiky replays, 0.15-0.31 in the Poisson ones, 0.18-0.24 on the shared host
+(spiky, Gamma; both models pooled), where ResNet-18's factor (1.19) makes 0.17; in the
+spiky replays of the 03:32 and 04:03 runs, the seconds in which the core was over 0.4 busy
+computed at 0.93-0.98 of the replay's speed, those under 0.2 at 1.01-1.03 (the replays'
+measured speed path). With the factor steady, the simulated spikes ran slow and their
+tails long: re-simulated as profiled (two seeds) on the arrivals of four runs of that day
+(27 model-case rows against the mean of their replays, the profile of 02:43 summarised
+again at 04:48, its factors solved again under each law), the mean absolute p50 / p95 /
+p99 error was 2.9 / 12.5 / 16.3% with the factor steady (3 rows within the three latency
+targets), 3.6 / 5.1 / 7.3% fading over 0.2 s (7), 3.5 / 5.4 / 7.2% over 0.5 s (10, as
+landed), and 3.1 / 7.4 / 9.6% (9) and 3.5 / 5.8 / 9.3% (6) with one slope for every model
+of 0.1 and 0.2 over 0.2 s (the others in a prototype of the same mechanism); the spiky
+rows' p95 went from +5 to +47% to -10 to +13% (as landed). The profile's own replay cannot fit
+the law: within each of its parts, where four models displace each other's data, its
+batches read 0.03 per unit over 0.5 s (0.10-0.12 over 0.1-0.2 s). Assumptions: the warm
+end is the curve for every model and batch size; warmth is the device's, not the model's,
+and a batch starting beside a running one reads it busy. A host that follows a measured
+speed path (``validate`` at a replay's speed) keeps the factor steady: the path carries
+the warm stretches.
 
 The per-request overhead (client, network, server front end) is otherwise the profile's
 ``overhead_ms`` mean interpolated by batch size (held at the ends; none if missing). It

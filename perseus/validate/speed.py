@@ -188,10 +188,11 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
                  batches_starting: tuple[float, float] | None = None,
                  rescale: Rescale = computing_at) -> ReplaySpeed:
     """The speeds a replay ran at, and the simulation at them; ``simulated`` is the
-    simulation of ``loaded`` at the profile's speed, ``measured_front_end_ms`` each traced model's mean front end;
-    ``batches_starting``: the measured batches are those that started within it (s), and
-    the simulated ones are taken from the same span; ``rescale``: how the factors and
-    slopes enter the profile (a host that computes slower or faster, by default).
+    simulation of ``loaded`` at the profile's speed, ``measured_front_end_ms`` each traced
+    model's mean front end; ``batches_starting``: the measured batches are those that
+    started within it (s), and the simulated ones are taken from the same span;
+    ``rescale``: how the factors and slopes enter the profile (a host that computes slower
+    or faster, by default).
 
     Per model, the speed is a law in the batch size, ``log f(k) = log factor + slope * log
     k``, fit to the log of measured over simulated compute by size (:func:`size_residuals`),
