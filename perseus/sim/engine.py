@@ -305,8 +305,11 @@ class Engine:
             if not size:
                 break
             idle = now - q.rested_since if not q.busy else 0.0   # the model's own rest
-            work = service.draw(size) * (service.cold_factor(device.heat_at(now), size) if service.cold
-                                         else service.warming(device.warmth_at(now)))
+            work = service.draw(size)
+            if service.cold:
+                work *= service.cold_factor(device.heat_at(now), size)
+            elif service.warms:
+                work *= service.warming(device.warmth_at(now))
             work += self._switch_extra(q, device)
             if device.speed:
                 work *= device.speed.factor(now)

@@ -174,6 +174,7 @@ class ServiceTime:
         self._duty, self._cold_factor = cold_factor_by_duty(cold)
         self._cold_share = _cold_share_by_size(profile, sizes, max_batch)
         self._cooling = math.log(open_loop) if warms and not self.cold else 0.0
+        self.warms = self._cooling != 0.0   # its open-loop factor fades as the core warms
         shapes = [_shape(self.kind, profile.batch_latency_ms[_nearest(sizes, k)], spread) for k in range(max_batch + 1)]
         distinct = sorted(set(shapes))
         self._shape_of = [distinct.index(s) for s in shapes]
@@ -233,7 +234,7 @@ class ServiceTime:
     def warming(self, warmth: float) -> float:
         """How many times its cold time a batch takes that starts on a device at ``warmth``:
         its open-loop factor fades (module docstring); 1 where it stays."""
-        return math.exp(-self._cooling * warmth) if self._cooling else 1.0
+        return math.exp(-self._cooling * warmth)
 
     def overheads(self, sizes: np.ndarray, idle_s: np.ndarray) -> np.ndarray:
         """Per-request overhead of batches of ``sizes`` whose model rested ``idle_s`` (s)."""
