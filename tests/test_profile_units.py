@@ -147,10 +147,12 @@ def test_a_model_the_open_loop_replay_measured_has_no_cold_start_table():
     rows = [_row("curve", "a", 1, 9.0, 9.5), _row("coldstart", "a", 1, 9.0, 9.5, think=0.0),
             {**_row("coldstart", "a", 1, 12.0, 14.0, think=100.0), **_front(2.0, 1.5, 4.0, 6.0)},
             _row("coldstart", "a", 8, 60.0, 62.0, think=0.0), _row("coldstart", "a", 8, 66.0, 70.0, think=800.0)]
-    replayed = {"a": {"idle": OverheadStats(mean=1.0, n=200)}}
+    replayed = {"a": {"front_end_by_core_ms": {"idle": OverheadStats(mean=1.0, n=200)},
+                      "receive_by_core_ms": {"idle": OverheadStats(mean=0.7, n=200)}}}
     model = model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12}, replayed)["a"]
     assert model.cold_start is None and model.cold_start_share == {}
-    assert model.front_end_by_core_ms == replayed["a"] and model.front_end_ms.mean == 2.0
+    assert model.front_end_by_core_ms == replayed["a"]["front_end_by_core_ms"] and model.front_end_ms.mean == 2.0
+    assert model.receive_by_core_ms == replayed["a"]["receive_by_core_ms"]
     assert model_profiles(pd.DataFrame(rows, columns=COLUMNS), {"a": 12})["a"].cold_start.compute_ms == [9.0, 12.0]
 
 
@@ -323,7 +325,7 @@ def test_replay_front_end_by_core_state_with_pooling():
     rows.append(_replayed("b", 50.0, 3.0, 50.0005, 1.0))
     frame = pd.DataFrame(rows)
     spreads = front_end_by_core(frame, slice_ms=1.0)
-    a, b = spreads["a"], spreads["b"]
+    a, b = spreads["a"]["front_end_by_core_ms"], spreads["b"]["front_end_by_core_ms"]
     assert (a["asleep"].n, a["idle"].n, a["waking"].n, a["busy"].n) == (MIN_REQUESTS,) * 4
     assert a["asleep"].p50 == pytest.approx(1.0) and a["idle"].p50 == pytest.approx(1.5)
     assert a["waking"].p99 == pytest.approx(4.0)
@@ -331,7 +333,10 @@ def test_replay_front_end_by_core_state_with_pooling():
     assert b["asleep"].n == MIN_REQUESTS + 1
     assert b["asleep"].mean == pytest.approx((MIN_REQUESTS + 3.0) / (MIN_REQUESTS + 1), abs=1e-4)
     assert b["busy"] == a["busy"] and b["idle"] == a["idle"]   # b had none: a's, the only ones in those states
-    assert front_end_by_core(frame, slice_ms=0.0)["a"].get("waking") is None   # no slice, nothing waking
+    assert front_end_by_core(frame, slice_ms=0.0)["a"]["front_end_by_core_ms"].get("waking") is None   # no slice
+    receive, respond = spreads["a"]["receive_by_core_ms"], spreads["a"]["respond_by_core_ms"]   # half each way
+    assert receive["waking"].p50 == pytest.approx(2.0) and respond["waking"].p50 == pytest.approx(2.0)
+    assert receive["busy"].mean + respond["busy"].mean == pytest.approx(a["busy"].mean, abs=1e-3)
 
 
 def test_replay_rates_share_the_core_equally():

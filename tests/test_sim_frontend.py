@@ -80,3 +80,56 @@ def test_spread_keeps_the_measured_quantiles():
     front_ms = (req.finish_s - req.end_s) * 1e3
     assert np.percentile(front_ms, [5, 25, 50, 75, 95, 99]) == pytest.approx(
         [0.5, 0.7, 0.9, 1.2, 3.0, 4.5], rel=0.03)
+
+
+def _split_front_end(prof, receive_ms: dict[str, float], respond_ms: dict[str, float]) -> None:
+    model = prof.models["m"]
+    model.receive_by_core_ms = {state: _fixed(ms) for state, ms in receive_ms.items()}
+    model.respond_by_core_ms = {state: _fixed(ms) for state, ms in respond_ms.items()}
+    model.front_end_by_core_ms = {state: _fixed(receive_ms[state] + respond_ms[state]) for state in receive_ms}
+
+
+def test_a_request_joins_its_queue_once_received():
+    """10 ms batches of one. Sent at 0 on a core asleep, the first is received 3 ms later
+    and computes 3-13 ms. The second, sent at 5 ms into that batch (busy), is received at 7
+    ms and waits for the instance until 13: its receive hides in that wait. The third, sent
+    0.5 ms into the second's batch (waking), is received 4 ms later and waits until 23.
+    Then a core asleep for 67 ms, and one idle for 2 ms after the fourth's batch. Each
+    answer leaves after the part of the front end its core's state gave it."""
+    prof = profile({"m": {1: 10.0}})
+    prof.wake_slice_ms = 1.0
+    _split_front_end(prof, {"idle": 1.0, "busy": 2.0, "waking": 4.0, "asleep": 3.0},
+                     {"idle": 0.1, "busy": 0.2, "waking": 0.3, "asleep": 0.4})
+    trace = one_host(prof, {"m": ModelConfig()}, {"m": np.array([0.0, 0.005, 0.0135, 0.1, 0.115])})
+    req = trace.requests
+    assert np.allclose(req.received_s * 1e3, [3.0, 7.0, 17.5, 103.0, 116.0])
+    assert np.allclose(req.start_s * 1e3, [3.0, 13.0, 23.0, 103.0, 116.0])
+    assert np.allclose((req.finish_s - req.end_s) * 1e3, [0.4, 0.2, 0.3, 0.4, 0.1])
+    assert np.allclose(req.latency_s * 1e3, [13.4, 18.2, 19.8, 13.4, 11.1])
+
+
+def test_the_batchers_delay_counts_from_the_receive():
+    """With a 5 ms max_queue_delay, a request on an idle core received 1 ms after its send
+    starts its batch 6 ms after it; one sent 0.5 ms later, received 1 ms after that, joins it."""
+    prof = profile({"m": {1: 10.0, 2: 12.0, 4: 16.0}})
+    _split_front_end(prof, {"idle": 1.0}, {"idle": 0.1})
+    config = ModelConfig(max_batch_size=4, max_queue_delay_ms=5.0)
+    req = one_host(prof, {"m": config}, {"m": np.array([0.0, 0.0005])}).requests
+    assert np.allclose(req.start_s * 1e3, [6.0, 6.0]) and req.batch_size.tolist() == [2, 2]
+
+
+def test_receives_keep_runs_reproducible_and_requests_conserved():
+    """Poisson arrivals at half the core, receive and response spreads by core state: every
+    request is answered once, after it was received, and the same seed gives the same run."""
+    prof = profile({"m": {1: 5.0, 4: 12.0}})
+    prof.wake_slice_ms = 1.0
+    spread = OverheadStats(mean=1.2, p5=0.5, p25=0.7, p50=0.9, p75=1.2, p95=3.0, p99=4.5, n=900)
+    prof.models["m"].receive_by_core_ms = {"idle": spread, "busy": spread.scaled(2.0)}
+    prof.models["m"].respond_by_core_ms = {"idle": spread.scaled(0.3)}
+    arrivals = np.cumsum(np.random.default_rng(1).exponential(0.01, 5_000))
+    config = ModelConfig(max_batch_size=4, max_queue_delay_ms=2.0)
+    runs = [one_host(prof, {"m": config}, {"m": arrivals}, seed=3).requests for _ in range(2)]
+    req = runs[0]
+    assert req.ok.all() and np.all(req.received_s >= req.arrival_s) and np.all(req.start_s >= req.received_s)
+    assert np.array_equal(runs[0].finish_s, runs[1].finish_s)
+    assert np.array_equal(runs[0].received_s, runs[1].received_s)

@@ -16,6 +16,7 @@ from perseus.config.loading import dump_yaml, load_model, write_atomic
 
 ServiceTimeKind = Literal["empirical", "deterministic", "exponential", "lognormal"]
 CoreState = Literal["idle", "busy", "waking", "asleep"]   # perseus.sim.frontend.CORE_STATES
+BY_CORE_FIELDS = ("front_end_by_core_ms", "receive_by_core_ms", "respond_by_core_ms")   # ModelProfile's, by core state
 
 
 class _Strict(BaseModel):
@@ -117,6 +118,11 @@ class ModelProfile(_Strict):
     # the front end of one-item requests in an open-loop replay, by what the core was doing
     # when each was sent (perseus.sim.frontend); where measured, the simulator draws from it
     front_end_by_core_ms: dict[CoreState, OverheadStats] | None = None
+    # the same requests' front end in its two parts: from the send to the server receiving
+    # the request (Triton's REQUEST_START), and from its batch's end to the answer; where
+    # measured, the simulator queues a request only once received (perseus.sim.frontend)
+    receive_by_core_ms: dict[CoreState, OverheadStats] | None = None
+    respond_by_core_ms: dict[CoreState, OverheadStats] | None = None
     # how much later than max_queue_delay_ms a lone request's batch starts: the dynamic
     # batcher's timer and the hand-off to the instance
     queue_delay_lag_ms: float | None = None
@@ -159,13 +165,15 @@ class ModelProfile(_Strict):
         def scale(stats: OverheadStats | None) -> OverheadStats | None:
             return None if stats is None else stats.scaled(factor)
 
-        by_core = self.front_end_by_core_ms and {s: st.scaled(factor) for s, st in self.front_end_by_core_ms.items()}
+        def by_core(spreads: dict[CoreState, OverheadStats] | None) -> dict[CoreState, OverheadStats] | None:
+            return spreads and {state: stats.scaled(factor) for state, stats in spreads.items()}
+
         cold = self.cold_start and self.cold_start.model_copy(
             update={"overhead_ms": [o * factor for o in self.cold_start.overhead_ms]})
         return self.model_copy(update={
             "overhead_ms": {size: st.scaled(factor) for size, st in self.overhead_ms.items()},
             "front_end_ms": scale(self.front_end_ms), "busy_front_end_ms": scale(self.busy_front_end_ms),
-            "front_end_by_core_ms": by_core, "cold_start": cold})
+            **{key: by_core(getattr(self, key)) for key in BY_CORE_FIELDS}, "cold_start": cold})
 
     def service_time_kind(self) -> ServiceTimeKind:
         """SPEC's default: ``empirical``, or ``deterministic`` where no spread was measured."""

@@ -20,7 +20,9 @@ latency less the server's time from receiving it to its batch's end. The request
 their trace times are kept beside the profile, ``NAME.frontend.csv`` in the columns of
 ``validate``'s requests CSV, and summarised by :func:`front_end_by_core` into each model's
 ``front_end_by_core_ms``, by the core's state when the request was sent, with the host's
-wake slice. A state in which a model has fewer than ``MIN_REQUESTS`` requests takes the
+wake slice, and into its two parts: ``receive_by_core_ms``, from the send to Triton's
+``REQUEST_START``, and ``respond_by_core_ms``, from the batch's end to the answer
+(:mod:`perseus.sim.frontend` says why the simulator needs them apart). A state in which a model has fewer than ``MIN_REQUESTS`` requests takes the
 requests of every model in that state: at 0.5 utilisation VGG-11 (32 ms batches) sent
 199 requests in 45 s here, and 9% of all requests landed in a waking core. The batches of
 the quietest part (:func:`quietest_part`) also give each model's ``open_loop_factor``
@@ -38,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from perseus.config.profile import OverheadStats
+from perseus.config.profile import BY_CORE_FIELDS, OverheadStats
 from perseus.errors import HostError
 from perseus.replay import Endpoint, LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.sim.frontend import CORE_STATES, core_states
@@ -128,8 +130,10 @@ def _wait_for_traces(path: Path, expected: int, endpoint: Endpoint) -> pd.DataFr
     return traces
 
 
-def front_end_by_core(requests: pd.DataFrame, slice_ms: float | None) -> dict[str, dict[str, OverheadStats]]:
-    """Each model's front-end spread per core state (see the module docstring)."""
+def front_end_by_core(requests: pd.DataFrame, slice_ms: float | None) -> dict[str, dict[str, dict[str, OverheadStats]]]:
+    """Per model, its front-end spreads per core state (see the module docstring), by the
+    ``ModelProfile`` field they fill: the whole front end, its part before the server
+    received the request and its part after the batch's end (``BY_CORE_FIELDS``)."""
     traced = requests.dropna(subset=["received_s", "compute_start_s", "compute_end_s", "latency_ms"])
     if traced.empty:
         return {}
@@ -137,17 +141,25 @@ def front_end_by_core(requests: pd.DataFrame, slice_ms: float | None) -> dict[st
     states = core_states(batches["compute_start_s"].to_numpy(), batches["compute_end_s"].to_numpy(),
                          traced["sent_s"].to_numpy(), (slice_ms or 0.0) / 1e3,
                          np.sort(requests["sent_s"].dropna().to_numpy()))
-    front = traced["latency_ms"].to_numpy() - (traced["compute_end_s"] - traced["received_s"]).to_numpy() * 1e3
+    receive = (traced["received_s"] - traced["sent_s"]).to_numpy() * 1e3
+    respond = traced["latency_ms"].to_numpy() - (traced["compute_end_s"] - traced["sent_s"]).to_numpy() * 1e3
     frame = pd.DataFrame({"model": traced["model"].to_numpy(), "state": np.asarray(CORE_STATES)[states],
-                          "front_ms": front})
-    result: dict[str, dict[str, OverheadStats]] = {}
-    for model in frame["model"].unique():
-        result[model] = {}
-        for state in CORE_STATES:
-            own = frame[(frame["model"] == model) & (frame["state"] == state)]["front_ms"]
-            values = own if len(own) >= MIN_REQUESTS else frame[frame["state"] == state]["front_ms"]
-            if len(values):
-                result[model][state] = _stats(values.to_numpy())
+                          BY_CORE_FIELDS[0]: receive + respond, BY_CORE_FIELDS[1]: receive,
+                          BY_CORE_FIELDS[2]: respond})
+    return {model: {part: _by_state(frame, model, part) for part in BY_CORE_FIELDS}
+            for model in frame["model"].unique()}
+
+
+def _by_state(frame: pd.DataFrame, model: str, part: str) -> dict[str, OverheadStats]:
+    """``model``'s spread of ``part`` per core state, the requests of every model in a state
+    where it has fewer than ``MIN_REQUESTS`` of its own."""
+    result = {}
+    for state in CORE_STATES:
+        in_state = frame[frame["state"] == state]
+        own = in_state.loc[in_state["model"] == model, part]
+        values = own if len(own) >= MIN_REQUESTS else in_state[part]
+        if len(values):
+            result[state] = _stats(values.to_numpy())
     return result
 
 

@@ -207,7 +207,7 @@ def curve_batch_ms(frame: pd.DataFrame) -> dict[tuple[str, int], float]:
 
 
 def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
-                   front_ends: dict[str, dict[str, OverheadStats]] | None = None) -> dict[str, ModelProfile]:
+                   front_ends: dict[str, dict[str, dict[str, OverheadStats]]] | None = None) -> dict[str, ModelProfile]:
     """The per-model part of a profile from every finished point, and the ``frontend``
     replay's spreads where it was measured (:func:`perseus.profile.frontend.front_end_by_core`).
     A model the replay measured has no cold-start table: open-loop traffic does not see
@@ -245,7 +245,7 @@ def model_profiles(frame: pd.DataFrame, input_bytes: dict[str, int],
             cold_start_share=cold_start_share(points.get("coldstart", []), cold),
             front_end_ms=front_end(_of_size(points.get("coldstart", []), 1)),
             busy_front_end_ms=front_end(points.get("busy", [])),
-            front_end_by_core_ms=(front_ends or {}).get(model),
+            **(front_ends or {}).get(model, {}),
             queue_delay_lag_ms=queue_delay_lag(points.get("timer", []), _pooled(curve_passes.get(1))),
         )
     return profiles

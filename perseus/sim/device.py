@@ -185,6 +185,7 @@ class SharedDevice:
         self.heat = BusyShare(HEAT_MEMORY_S)      # its duty cycle, for a cold-start table
         self.warmth = BusyShare(WARM_MEMORY_S)    # how warm its core is, for the open-loop factor
         self.last = -1                    # local model of the batch that started last (-1: none)
+        self.last_end = -INF              # when the latest batch ended
 
     def heat_at(self, now: float) -> float:
         """The device's duty cycle over the last ``HEAT_MEMORY_S`` or so
@@ -235,6 +236,8 @@ class SharedDevice:
                 self.counts[b.model] -= 1
             else:
                 still.append(b)
+        if done:
+            self.last_end = now
         if done and not still:   # the busy period ends
             self.heat.turn(now, busy=True)
             self.warmth.turn(now, busy=True)

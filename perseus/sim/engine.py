@@ -11,10 +11,12 @@ host's rates change and its next end is recomputed (:mod:`perseus.sim.device`), 
 generation counter (``token``) retires an event that a later decision superseded.
 
 Only requests that need a decision on arrival - ``least_outstanding`` routing over
-several replicas, or a ``max_queue_size`` that may reject them - are handled one at a
-time, by one router event per model that routes every arrival due before the next
-pending event in a loop (nothing else can happen in between) and then waits for the
-next one. Batches are logged into flat arrays and expanded to their requests once, at
+several replicas, a ``max_queue_size`` that may reject them, or a host whose profile
+delays their queueing by its receive (:mod:`perseus.sim.frontend`, drawn by its core's
+state then) - are handled one at a time, by one router event per model that routes
+every arrival due before the next pending event in a loop (nothing else can happen in
+between) and then waits for the next one; a delayed request joins its queue in an event
+of its own. Batches are logged into flat arrays and expanded to their requests once, at
 the end of the run.
 
 Hosts that no ``least_outstanding`` router links never influence each other, so each
@@ -37,7 +39,7 @@ from perseus.config.profile import Profile
 from perseus.config.scenario import HostPlacement, RouterKind
 from perseus.sim.batcher import INF, BatchPolicy, DynamicBatcher
 from perseus.sim.device import RunningBatch, SharedDevice, SlowdownTable
-from perseus.sim.frontend import core_states
+from perseus.sim.frontend import core_state_now, core_states
 from perseus.sim.ingress import ArrivalPauses
 from perseus.sim.router import least_outstanding, static_assignment
 from perseus.sim.service import ServiceTime
@@ -75,7 +77,7 @@ class ModelQueue(DynamicBatcher):
 class Host:
     """One server: its shared device, its models' queues, its pending event."""
 
-    __slots__ = ("index", "env", "names", "device", "queues", "next_end", "pending", "token")
+    __slots__ = ("index", "env", "names", "device", "queues", "next_end", "pending", "token", "last_arrival")
 
     def __init__(self, index: int, env: simpy.Environment, names: list[str], device: SharedDevice) -> None:
         self.index = index
@@ -86,6 +88,7 @@ class Host:
         self.next_end = INF       # when the next running batch ends
         self.pending = INF        # time of the pending event
         self.token = 0            # generation of the pending event
+        self.last_arrival = -INF  # when the latest request reached it (its core's state)
 
 
 class BatchLog:
@@ -128,6 +131,7 @@ class Engine:
         self.hosts: list[Host] = []
         self.queues: list[ModelQueue] = []
         self.replicas: dict[int, list[tuple[Host, BatchPolicy, ServiceTime, int]]] = {}
+        self.received = [np.full(len(a), np.nan) for a in self.arrivals]   # where a receive delays the queue
         self.wake_slice_s: list[float] = []
         self.arrival_work_s: list[float] = []
         for h, (placement, group) in enumerate(zip(hosts, groups)):
@@ -156,13 +160,14 @@ class Engine:
             policy = BatchPolicy.of(config, lag_ms / 1e3)
             service = ServiceTime(profile.models[name], model_stream(seed, f"{name}@{h}", 1), policy.max_batch,
                                   model_stream(seed, f"{name}@{h}", 3), model_stream(seed, f"{name}@{h}", 4),
-                                  profile.batch_spread, warms=profile.speed_path is None)
+                                  profile.batch_spread, warms=profile.speed_path is None,
+                                  receive_rng=model_stream(seed, f"{name}@{h}", 6))
             self.replicas.setdefault(self.models.index(name), []).append((host, policy, service, config.instances))
 
     def _route(self, m: int, kind: RouterKind, rng: np.random.Generator) -> None:
         times = self.arrivals[m]
         replicas = self.replicas[m]
-        eager = any(policy.max_queue is not None for _, policy, _, _ in replicas)
+        eager = any(policy.max_queue is not None or service.receives for _, policy, service, _ in replicas)
         assignment = None if eager else static_assignment(kind, len(times), len(replicas), rng)
         queues = []
         for r, (host, policy, service, instances) in enumerate(replicas):
@@ -226,13 +231,32 @@ class Engine:
         count = len(times)
         while True:
             now = float(times[i])
-            self._admit(queues[pick(i)], m, i, now)
+            q = queues[pick(i)]
+            if q.service.receives:
+                self._receive(q, m, i, now)
+            else:
+                self._admit(q, m, i, now)
             i += 1
             if i == count:
                 return
             if times[i] >= env.peek():
                 self._at(env, float(times[i]), self._on_arrivals, (m, i, queues, pick))
                 return
+
+    def _receive(self, q: ModelQueue, m: int, i: int, now: float) -> None:
+        """Request ``i`` of model ``m``, sent at ``now``, joins ``q`` once its host has
+        received it (:mod:`perseus.sim.frontend`)."""
+        host = q.host
+        device = host.device
+        state = core_state_now(now, (b.start for b in device.running), max(device.last_end, host.last_arrival),
+                               self.wake_slice_s[host.index])
+        host.last_arrival = now
+        received = now + q.service.receive(state)
+        self.received[m][i] = received
+        self._at(host.env, received, self._on_received, (q, m, i, received))
+
+    def _on_received(self, event: simpy.Event) -> None:
+        self._admit(*event.value)
 
     def _admit(self, q: ModelQueue, m: int, i: int, now: float) -> None:
         host = q.host
@@ -388,7 +412,16 @@ class Engine:
             batch_size=np.concatenate(batch),
             start_s=np.concatenate(start),
             end_s=np.concatenate(end),
+            received_s=self._received_s(),
         )
+
+    def _received_s(self) -> np.ndarray | None:
+        """When each request joined its queue: its arrival unless its host received it
+        later (None: every request at its arrival)."""
+        if not any(q.service.receives for q in self.queues):
+            return None
+        received = np.concatenate(self.received)
+        return np.where(np.isnan(received), np.concatenate(self.arrivals), received)
 
     def _arrivals_at(self, host: int) -> np.ndarray:
         """Sorted arrival times of every request routed to ``host``."""

@@ -26,19 +26,57 @@ requests/s most after more: its median front end was 1.26 ms live against 0.91 m
 simulated, 2% of its p50 latency.
 
 The same rule classifies a live request (from the traces' batch times, in the profiler)
-and a simulated one (from the simulated batches), so that the spreads the profiler
-measures are drawn where they were measured. Assumption: only the arrival matters; the
-core's state when the response leaves changed the egress by less than 0.1 ms on average
-in those traces.
+and a simulated one (from the simulated batches, :func:`core_state_now` while the
+simulation runs), so that the spreads the profiler measures are drawn where they were
+measured. Assumption: only the arrival matters; the core's state when the response
+leaves changed the egress by less than 0.1 ms on average in those traces.
+
+Received, then queued. Where the profile measured the front end's two parts, a request
+joins its model's queue only when the server has received it (``receive_by_core_ms``,
+drawn by the core's state at its send), and the part after its batch ends
+(``respond_by_core_ms``) is added to its latency; otherwise the whole front end is added
+after the batch, as if the request had been queued at its send. The difference is the
+tail: a request that arrives while its model's instance is busy waits for that batch
+anyway, and its slow receive on the busy core hides in that wait. In the kept replays of
+``bench_validate.py`` (2026-12-07 06:15, shared Poisson: ResNet-18 beside MobileNetV2 on
+one core), 95-97% of the ResNet-18 requests sent while a ResNet-18 batch ran were
+received before it ended, taking 1.1-1.2 ms on average and 3.8-4.2 ms at p95, and their
+own batch started a median 0.06-0.07 ms after it ended, as if their receive had taken
+no time. With the whole front end added after the batch, the slowest 1% of the
+simulated ResNet-18 requests there (at replay speed, :mod:`perseus.validate.speed`)
+spent 2.3-2.4 ms outside their wait and compute, against 0.1-0.4 ms live. The receive is
+most of the front end (0.7-2.0 ms on average by core state; the response 0.3-0.5 ms).
+Re-simulated at replay speed on the kept arrivals of three runs of that day (04:52, 05:37
+and 06:15; 27 model-case rows against the mean of their replays, validate's seed), the
+mean absolute p50 / p95 / p99 error went from 1.7 / 2.7 / 3.7% to 2.0 / 2.3 / 2.8%, the
+mean signed one from -1.4 / +1.2 / +1.2% to -1.9 / -0.1 / +0.5% (rows within all three
+latency targets: 21 to 19, the p50s that were already short a little shorter), and
+shared Poisson ResNet-18's p99 from +10.4 / +7.6 / +6.0% to +5.2 / -0.4 / +6.1%.
+Assumptions: the receive and the response are drawn apart; the batcher's
+``max_queue_delay`` counts from the receive, as Triton's queue does; a router that
+counts outstanding requests counts a request once received.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 
 IDLE, BUSY, WAKING, ASLEEP = 0, 1, 2, 3
 CORE_STATES = ("idle", "busy", "waking", "asleep")
 ASLEEP_AFTER_S = 0.02
+
+
+def core_state_now(now: float, running_starts: Iterable[float], quiet_since: float, slice_s: float) -> int:
+    """The state :func:`core_states` gives ``now``, read from a simulation as it runs: the
+    core executes batches that started at ``running_starts`` (those that start ``now``
+    do not count), and the latest request arrival or batch end before ``now`` was at
+    ``quiet_since``."""
+    youngest = max((start for start in running_starts if start < now), default=None)
+    if youngest is not None:
+        return WAKING if youngest > now - slice_s else BUSY
+    return ASLEEP if now - quiet_since >= ASLEEP_AFTER_S else IDLE
 
 
 def core_states(starts: np.ndarray, ends: np.ndarray, times: np.ndarray, slice_s: float,

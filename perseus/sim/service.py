@@ -125,7 +125,11 @@ Where the profile measured the front end in an open-loop replay (``front_end_by_
 :mod:`perseus.sim.frontend`), that replaces all of the above: each request's overhead is a
 draw from the spread of the core's state when it arrived (idle, busy, waking, asleep), through
 quantile knots at the measured p5 ... p99 (tails extended linearly), whatever its batch
-size or its model's rest. The knots keep the measured quantiles, not the mean.
+size or its model's rest. The knots keep the measured quantiles, not the mean. Where it
+also measured the front end's two parts (``receive_by_core_ms``, ``respond_by_core_ms``),
+the first delays the request's entry into its queue (:meth:`ServiceTime.receive`, drawn
+by the engine when the request arrives, :mod:`perseus.sim.frontend` says why) and the
+overhead after its batch is the second, drawn the same way.
 
 Draws come from the model's own random stream, a chunk of standardised variates (mean
 one) at a time, so that a draw is one multiplication.
@@ -156,13 +160,22 @@ class ServiceTime:
 
     def __init__(self, profile: ModelProfile, rng: np.random.Generator, max_batch: int,
                  front_rng: np.random.Generator | None = None, slice_rng: np.random.Generator | None = None,
-                 spread: Quantiles | None = None, warms: bool = True) -> None:
+                 spread: Quantiles | None = None, warms: bool = True,
+                 receive_rng: np.random.Generator | None = None) -> None:
         self.kind = profile.service_time_kind()
         self.rng = rng
         self.front_rng = front_rng
         self.slice_rng = slice_rng or rng
+        self.receive_rng = receive_rng
         self._front, self._busy_front = _front_end_spreads(profile)
-        self._by_core = _by_core_knots(profile)
+        self._by_core = _by_core_knots(profile.front_end_by_core_ms)
+        receive, respond = _by_core_knots(profile.receive_by_core_ms), _by_core_knots(profile.respond_by_core_ms)
+        self.receives = receive is not None and respond is not None and receive_rng is not None
+        if self.receives:   # the front end in its two parts (module docstring)
+            self._by_core = respond
+        self._receive = [(levels.tolist(), values.tolist()) for levels, values in receive or ()]
+        self._receive_draws: list[float] = []
+        self._receive_used = 0
         sizes = sorted(profile.batch_latency_ms)
         open_loop = profile.open_loop_factor or 1.0
         self.means = [mean_ms(profile, sizes, k) * open_loop / 1e3 for k in range(max_batch + 1)]
@@ -216,6 +229,18 @@ class ServiceTime:
         if preempt is None:
             return -slice_s * math.log1p(-u)
         return slice_s if u < preempt else 0.0
+
+    def receive(self, state: int) -> float:
+        """How long after its send the server receives a request (s) that found its host's
+        core in ``state`` (:data:`perseus.sim.frontend.CORE_STATES`); only where ``receives``."""
+        if self._receive_used == len(self._receive_draws):
+            self._receive_draws = self.receive_rng.random(_CHUNK).tolist()
+            self._receive_used = 0
+        u = self._receive_draws[self._receive_used]
+        self._receive_used += 1
+        levels, values = self._receive[state]
+        i = min(bisect_right(levels, u), len(levels) - 1)
+        return values[i - 1] + (values[i] - values[i - 1]) * (u - levels[i - 1]) / (levels[i] - levels[i - 1])
 
     def cold_factor(self, heat: float, size: int) -> float:
         """How many times its warm solo time a batch of ``size`` takes that starts on a
@@ -375,10 +400,10 @@ def _front_end_spreads(profile: ModelProfile) -> tuple[np.ndarray | None, np.nda
     return values / mean, _knots(busy) / mean
 
 
-def _by_core_knots(profile: ModelProfile) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """Per core state (in :data:`CORE_STATES` order): quantile levels and front ends (s);
-    a state the profile lacks (``asleep`` in profiles made before it) takes the idle spread."""
-    measured = profile.front_end_by_core_ms
+def _by_core_knots(measured: dict[str, Quantiles] | None) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per core state (in :data:`CORE_STATES` order): quantile levels and times (s) of a
+    spread the profile measured by core state; a state it lacks (``asleep`` in profiles made
+    before it) takes the idle spread."""
     if not measured or "idle" not in measured:
         return None
     knots = [_quantile_knots(measured.get(state, measured["idle"])) for state in CORE_STATES]
