@@ -22,8 +22,9 @@ their trace times are kept beside the profile, ``NAME.frontend.csv`` in the colu
 ``front_end_by_core_ms``, by the core's state when the request was sent, with the host's
 wake slice, and into its two parts: ``receive_by_core_ms``, from the send to Triton's
 ``REQUEST_START``, and ``respond_by_core_ms``, from the batch's end to the answer
-(:mod:`perseus.sim.frontend` says why the simulator needs them apart). A state in which a model has fewer than ``MIN_REQUESTS`` requests takes the
-requests of every model in that state: at 0.5 utilisation VGG-11 (32 ms batches) sent
+(:mod:`perseus.sim.frontend` says why the simulator needs them apart). A state in which
+a model has fewer than ``MIN_REQUESTS`` requests takes the requests of every model in
+that state: at 0.5 utilisation VGG-11 (32 ms batches) sent
 199 requests in 45 s here, and 9% of all requests landed in a waking core. The batches of
 the quietest part (:func:`quietest_part`) also give each model's ``open_loop_factor``
 (:mod:`perseus.profile.openloop`).
