@@ -131,7 +131,7 @@ class Engine:
         self.hosts: list[Host] = []
         self.queues: list[ModelQueue] = []
         self.replicas: dict[int, list[tuple[Host, BatchPolicy, ServiceTime, int]]] = {}
-        self.received = [np.full(len(a), np.nan) for a in self.arrivals]   # where a receive delays the queue
+        self.received: dict[int, np.ndarray] = {}   # when each request was received, per model that waits for it
         self.wake_slice_s: list[float] = []
         self.arrival_work_s: list[float] = []
         for h, (placement, group) in enumerate(zip(hosts, groups)):
@@ -167,7 +167,9 @@ class Engine:
     def _route(self, m: int, kind: RouterKind, rng: np.random.Generator) -> None:
         times = self.arrivals[m]
         replicas = self.replicas[m]
-        eager = any(policy.max_queue is not None or service.receives for _, policy, service, _ in replicas)
+        if any(service.receives for _, _, service, _ in replicas):
+            self.received[m] = np.full(len(times), np.nan)
+        eager = m in self.received or any(policy.max_queue is not None for _, policy, _, _ in replicas)
         assignment = None if eager else static_assignment(kind, len(times), len(replicas), rng)
         queues = []
         for r, (host, policy, service, instances) in enumerate(replicas):
@@ -418,9 +420,9 @@ class Engine:
     def _received_s(self) -> np.ndarray | None:
         """When each request joined its queue: its arrival unless its host received it
         later (None: every request at its arrival)."""
-        if not any(q.service.receives for q in self.queues):
+        if not self.received:
             return None
-        received = np.concatenate(self.received)
+        received = np.concatenate([self.received.get(m, a) for m, a in enumerate(self.arrivals)])
         return np.where(np.isnan(received), np.concatenate(self.arrivals), received)
 
     def _arrivals_at(self, host: int) -> np.ndarray:
