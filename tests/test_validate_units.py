@@ -102,10 +102,11 @@ def test_replay_speed_recovers_a_speed_that_grows_with_the_batch_size():
     speed = replay_speed(loaded, "shared", arrivals, 11, window, as_profiled, measured_ms, counts)
     assert speed.factors == pytest.approx({m: 1.1 for m in models}, rel=0.02)
     assert speed.slopes == pytest.approx({m: 0.12 for m in models}, abs=0.02)
-    for m in models:   # the sizes the law is fit on (a size of a few batches is as noisy as they are)
-        solved = simulated_batch_ms(speed.trace, m)
+    for m in models:   # the sizes the law is fit on; a size of a few batches is as noisy as they are (ResNet-18's
+        solved = simulated_batch_ms(speed.trace, m)   # 10 batches of 4 came out 10% short, its hundreds within 0.5%)
         fitted = [k for k, n in counts[m].items() if n >= MIN_BATCHES]
-        assert len(fitted) >= 2 and all(solved[k] == pytest.approx(measured_ms[m][k], rel=0.05) for k in fitted)
+        assert len(fitted) >= 2 and all(solved[k] == pytest.approx(measured_ms[m][k], rel=0.15) for k in fitted)
+        assert all(solved[k] == pytest.approx(measured_ms[m][k], rel=0.02) for k in fitted if counts[m][k] >= 50)
     p99 = np.percentile(replayed.requests.latency_s, 99)
     assert np.percentile(speed.trace.requests.latency_s, 99) == pytest.approx(p99, rel=0.05)
 
@@ -134,8 +135,8 @@ def test_replay_speed_recovers_a_slower_front_end_from_its_mean():
                          {m: simulated_batch_ms(replayed, m) for m in models},
                          {m: simulated_histogram(replayed, m) for m in models}, front)
     assert speed.front_ends == pytest.approx({m: 0.8 for m in models}, rel=0.02)
-    for m in models:
-        assert stage_summary(speed.trace.requests, m, window)["front_end"]["mean"] == pytest.approx(front[m], rel=1e-6)
+    for m in models:   # a receive that ends sooner moves a few requests to other batches (0.01% and 0.2% off)
+        assert stage_summary(speed.trace.requests, m, window)["front_end"]["mean"] == pytest.approx(front[m], rel=5e-3)
 
 
 @pytest.mark.parametrize("rho", [0.3, 0.9])

@@ -45,10 +45,11 @@ times outside compute are then rescaled by the measured mean over the simulated 
 (``front_end``, ``ModelProfile.with_front_end``) and simulated once more. Re-simulated on
 those runs, the mean absolute p50 / p95 / p99 error at replay speed went from 2.3 / 3.6 /
 6.8% to 2.1 / 3.3 / 6.8%, and the rows within all three targets from 39 to 44 of 90.
-Assumption: the front end delays responses but does not change which batch a request
-joins (as :mod:`perseus.sim.service` models it), so one simulation gives the measured mean;
-its shape and its split by the core's state stay the profile's, and the stage table of
-``validate`` shows them as profiled.
+Assumption: the front end changes little which batch a request joins (only its receive
+delays its queueing, :mod:`perseus.sim.frontend`), so one simulation gives the measured
+mean (to 0.2% in ``tests/test_validate_units.py``); its shape and its split by the
+core's state stay the profile's, and the stage table of ``validate`` shows them as
+profiled.
 
 The host wanders over seconds more during the replays than during its profile: the
 profile of 2026-12-06 13:17 read a drift of sigma 0.068 over 4.3 s
