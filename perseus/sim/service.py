@@ -155,6 +155,24 @@ _FINE_KNOTS = np.array([0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1.0])
 _Z95 = 1.6448536269514722
 
 
+class Uniforms:
+    """Uniform variates of one random stream, drawn a chunk at a time."""
+
+    __slots__ = ("rng", "chunk", "used")
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.chunk: list[float] = []
+        self.used = 0
+
+    def next(self) -> float:
+        if self.used == len(self.chunk):
+            self.chunk = self.rng.random(_CHUNK).tolist()
+            self.used = 0
+        self.used += 1
+        return self.chunk[self.used - 1]
+
+
 class ServiceTime:
     """Draws solo batch times (seconds) for one model on one host type."""
 
@@ -165,17 +183,15 @@ class ServiceTime:
         self.kind = profile.service_time_kind()
         self.rng = rng
         self.front_rng = front_rng
-        self.slice_rng = slice_rng or rng
-        self.receive_rng = receive_rng
+        self._slice_draws = Uniforms(slice_rng or rng)
+        self._receive_draws = Uniforms(receive_rng) if receive_rng is not None else None
         self._front, self._busy_front = _front_end_spreads(profile)
         self._by_core = _by_core_knots(profile.front_end_by_core_ms)
         receive, respond = _by_core_knots(profile.receive_by_core_ms), _by_core_knots(profile.respond_by_core_ms)
-        self.receives = receive is not None and respond is not None and receive_rng is not None
+        self.receives = receive is not None and respond is not None and self._receive_draws is not None
         if self.receives:   # the front end in its two parts (module docstring)
             self._by_core = respond
         self._receive = [(levels.tolist(), values.tolist()) for levels, values in receive or ()]
-        self._receive_draws: list[float] = []
-        self._receive_used = 0
         sizes = sorted(profile.batch_latency_ms)
         open_loop = profile.open_loop_factor or 1.0
         self.means = [mean_ms(profile, sizes, k) * open_loop / 1e3 for k in range(max_batch + 1)]
@@ -194,8 +210,6 @@ class ServiceTime:
         self._shapes = distinct
         self._variates: list[list[float]] = [[] for _ in distinct]
         self._used = [0] * len(distinct)
-        self._slices: list[float] = []
-        self._slices_used = 0
 
     def mean(self, size: int) -> float:
         return self.means[size]
@@ -221,11 +235,7 @@ class ServiceTime:
         nothing (``deterministic``)."""
         if self.kind == "deterministic":
             return slice_s if preempt is None else slice_s * preempt
-        if self._slices_used == len(self._slices):
-            self._slices = self.slice_rng.random(_CHUNK).tolist()
-            self._slices_used = 0
-        self._slices_used += 1
-        u = self._slices[self._slices_used - 1]
+        u = self._slice_draws.next()
         if preempt is None:
             return -slice_s * math.log1p(-u)
         return slice_s if u < preempt else 0.0
@@ -233,11 +243,7 @@ class ServiceTime:
     def receive(self, state: int) -> float:
         """How long after its send the server receives a request (s) that found its host's
         core in ``state`` (:data:`perseus.sim.frontend.CORE_STATES`); only where ``receives``."""
-        if self._receive_used == len(self._receive_draws):
-            self._receive_draws = self.receive_rng.random(_CHUNK).tolist()
-            self._receive_used = 0
-        u = self._receive_draws[self._receive_used]
-        self._receive_used += 1
+        u = self._receive_draws.next()
         levels, values = self._receive[state]
         i = min(bisect_right(levels, u), len(levels) - 1)
         return values[i - 1] + (values[i] - values[i - 1]) * (u - levels[i - 1]) / (levels[i] - levels[i - 1])
