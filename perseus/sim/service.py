@@ -243,23 +243,13 @@ class ServiceTime:
     def receive(self, state: int) -> float:
         """How long after its send the server receives a request (s) that found its host's
         core in ``state`` (:data:`perseus.sim.frontend.CORE_STATES`); only where ``receives``."""
-        u = self._receive_draws.next()
         levels, values = self._receive[state]
-        i = min(bisect_right(levels, u), len(levels) - 1)
-        return values[i - 1] + (values[i] - values[i - 1]) * (u - levels[i - 1]) / (levels[i] - levels[i - 1])
+        return _interpolate(levels, values, self._receive_draws.next())
 
     def cold_factor(self, heat: float, size: int) -> float:
         """How many times its warm solo time a batch of ``size`` takes that starts on a
         device at ``heat`` (its duty cycle)."""
-        xs, ys = self._duty, self._cold_factor
-        i = bisect_right(xs, heat)
-        if i == 0:
-            factor = ys[0]
-        elif i == len(xs):
-            factor = ys[-1]
-        else:
-            x0, x1 = xs[i - 1], xs[i]
-            factor = ys[i - 1] + (ys[i] - ys[i - 1]) * (heat - x0) / (x1 - x0)
+        factor = _interpolate(self._duty, self._cold_factor, heat)
         return 1.0 + (factor - 1.0) * self._cold_share[size]
 
     def warming(self, warmth: float) -> float:
@@ -309,6 +299,17 @@ class ServiceTime:
 def _unit_exponentials(u: np.ndarray) -> list[float]:
     """Exponential variates with mean one from uniform ones (the inverse CDF)."""
     return (-np.log1p(-u)).tolist()
+
+
+def _interpolate(xs: list[float], ys: list[float], x: float) -> float:
+    """``ys`` at ``x``, linear between the points ``xs`` (ascending) and held beyond them:
+    ``np.interp`` for one value, without its array overhead in the event loop."""
+    i = bisect_right(xs, x)
+    if i == 0:
+        return ys[0]
+    if i == len(xs):
+        return ys[-1]
+    return ys[i - 1] + (ys[i] - ys[i - 1]) * (x - xs[i - 1]) / (xs[i] - xs[i - 1])
 
 
 def cold_factor_by_duty(cold: ColdStart | None) -> tuple[list[float], list[float]]:
