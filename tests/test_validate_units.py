@@ -14,7 +14,7 @@ from perseus.config.scenario import LoadedScenario, Scenario, load_scenario
 from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
-from perseus.config.profile import Quantiles, SpeedDrift, SpeedPath
+from perseus.config.profile import BY_CORE_FIELDS, Quantiles, SpeedDrift, SpeedPath
 from perseus.config.scenario import ModelConfig
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, runs_apart,
                                      speed_drift, traced_requests,
@@ -119,24 +119,39 @@ def test_the_slope_by_size_is_a_weighted_fit_over_sizes_with_enough_batches():
     assert size_residuals({1: 12.0, 4: 30.0}, {1: 3, 4: 1}, {1: 10.0, 8: 40.0}) == [(1, 3, pytest.approx(np.log(1.2)))]
 
 
-def test_replay_speed_recovers_a_slower_front_end_from_its_mean():
+def _lighter_tails(loaded: LoadedScenario) -> LoadedScenario:
+    """The scenario whose front end, in every part and core state, has the profile's body
+    (p5 to p75) and tails halfway from its p75 to the profile's."""
+    def lighter(stats: Quantiles) -> Quantiles:
+        return stats.model_copy(update={q: stats.p75 + (getattr(stats, q) - stats.p75) / 2 for q in ("p95", "p99")})
+
+    def model(m):
+        return m.model_copy(update={f: {state: lighter(q) for state, q in getattr(m, f).items()} for f in BY_CORE_FIELDS})
+
+    return loaded.model_copy(update={"profiles": {
+        name: p.model_copy(update={"models": {n: model(m) for n, m in p.models.items()}})
+        for name, p in loaded.profiles.items()}})
+
+
+def test_replay_speed_recovers_a_slower_front_end_from_its_median():
     """A "replay" that computed 1.1 times and spent 0.8 times as long outside compute as
-    the profile says: the traced front-end means give back 0.8, and the simulation at both
-    speeds has the replay's front end."""
+    the profile says, its front end's tails lighter: the simulation at both speeds has the
+    replay's median front end, its factor near 0.8 (the lighter tails take a little off
+    the median too: 0.76 and 0.78); the means' factor (0.64) left it 15-18% short."""
     loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
     window = window_of(loaded, 60.0)
     arrivals = scenario_arrivals(loaded, 11, window.end_s)
     as_profiled = simulate_one(loaded, "shared", arrivals, 11, window)
     models = list(loaded.scenario.models)
-    replayed = simulate_one(at_speeds(loaded, {m: 1.1 for m in models}, {m: 0.8 for m in models}), "shared",
-                            arrivals, 11, window)
-    front = {m: stage_summary(replayed.requests, m, window)["front_end"]["mean"] for m in models}
+    replayed = simulate_one(at_speeds(_lighter_tails(loaded), {m: 1.1 for m in models}, {m: 0.8 for m in models}),
+                            "shared", arrivals, 11, window)
+    front = {m: stage_summary(replayed.requests, m, window)["front_end"]["p50"] for m in models}
     speed = replay_speed(loaded, "shared", arrivals, 11, window, as_profiled,
                          {m: simulated_batch_ms(replayed, m) for m in models},
                          {m: simulated_histogram(replayed, m) for m in models}, front)
-    assert speed.front_ends == pytest.approx({m: 0.8 for m in models}, rel=0.02)
-    for m in models:   # a receive that ends sooner moves a few requests to other batches (0.01% and 0.2% off)
-        assert stage_summary(speed.trace.requests, m, window)["front_end"]["mean"] == pytest.approx(front[m], rel=5e-3)
+    assert speed.front_ends == pytest.approx({m: 0.8 for m in models}, rel=0.06)
+    for m in models:   # one rescale, up to 1% off here: the median of a sum does not scale with its parts'
+        assert stage_summary(speed.trace.requests, m, window)["front_end"]["p50"] == pytest.approx(front[m], rel=0.02)
 
 
 @pytest.mark.parametrize("rho", [0.3, 0.9])

@@ -182,7 +182,7 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
                       _apart(entry.get("replay_spread")), _apart(entry["seed_spread"]))
         stages = entry["stages"]
         for stage in ("front_end", "queue", "compute"):
-            table.add_row(f"  {stage.replace('_', ' ')} ms (mean p95)", _stage(stages["measured"], stage),
+            table.add_row(f"  {stage.replace('_', ' ')} ms (mean p50 p95)", _stage(stages["measured"], stage),
                           _stage(stages["simulated"], stage))
     util = result["host_utilization"]
     table.add_row("host utilisation", " ".join(f"{u:.0%}" for u in util["measured"]),
@@ -216,7 +216,7 @@ def _work(ms: float | None) -> str:
 def _stage(stages: dict[str, dict[str, float]] | None, stage: str) -> str:
     if not stages:
         return "-"
-    return f"{stages[stage]['mean']:.2f} {stages[stage]['p95']:.2f}"
+    return f"{stages[stage]['mean']:.2f} {stages[stage]['p50']:.2f} {stages[stage]['p95']:.2f}"
 
 
 def _spread(ones: dict[str, dict[str, float]] | None, kind: str) -> str:

@@ -169,8 +169,8 @@ def worst_p99_error(placements: dict[str, Any]) -> float:
 
 
 def stage_summary(table: RequestTable, model: str, window: Window) -> dict[str, dict[str, float]] | None:
-    """Mean and p95 (ms) of each stage of ``model``'s finished requests that arrived in
-    the window; None when the table has no batch times (a host without traces)."""
+    """Mean, p50 and p95 (ms) of each stage of ``model``'s finished requests that arrived
+    in the window; None when the table has no batch times (a host without traces)."""
     if table.start_s is None or table.end_s is None:
         return None
     received = table.received_s if table.received_s is not None else table.arrival_s
@@ -181,8 +181,8 @@ def stage_summary(table: RequestTable, model: str, window: Window) -> dict[str, 
     queue = table.start_s[mask] - received[mask]
     compute = table.end_s[mask] - table.start_s[mask]
     stages = {"front_end": table.latency_s[mask] - queue - compute, "queue": queue, "compute": compute}
-    return {name: {"mean": float(values.mean() * 1e3), "p95": float(np.percentile(values, 95) * 1e3)}
-            for name, values in stages.items()}
+    return {name: {"mean": float(values.mean() * 1e3), "p50": float(np.percentile(values, 50) * 1e3),
+                   "p95": float(np.percentile(values, 95) * 1e3)} for name, values in stages.items()}
 
 
 def mean_stages(summaries: list[dict[str, dict[str, float]] | None]) -> dict[str, dict[str, float]] | None:

@@ -41,15 +41,33 @@ each latency (:func:`perseus.validate.compare.stage_summary`), the live front en
 to 1.18 times the simulated one at replay speed over ten kept ``bench_validate.py`` runs
 of 2026-11-29 (90 model-case rows), with every live per-state median moving together by
 up to 0.15 ms between runs. So where the traces give the measured front end, each model's
-times outside compute are then rescaled by the measured mean over the simulated one
+times outside compute are then rescaled by the measured median over the simulated one
 (``front_end``, ``ModelProfile.with_front_end``) and simulated once more. Re-simulated on
-those runs, the mean absolute p50 / p95 / p99 error at replay speed went from 2.3 / 3.6 /
-6.8% to 2.1 / 3.3 / 6.8%, and the rows within all three targets from 39 to 44 of 90.
+those runs with the means, the mean absolute p50 / p95 / p99 error at replay speed went
+from 2.3 / 3.6 / 6.8% to 2.1 / 3.3 / 6.8%, and the rows within all three targets from 39
+to 44 of 90.
+
+Why the median: the replays' front end has another shape than the profile's. In the
+``bench_validate.py`` run kept at 2026-12-07 08:25, a one-model Poisson replay's
+ResNet-18 requests sent on an idle core took 0.57-0.60 ms to be received at the median
+and 0.24-0.25 ms to be answered, where the profile's replay (07:31, four models at
+once) measured 0.43 and 0.13 ms; for the same quiet time before the send, where that was
+under 40 ms, 0.09-0.14 ms more to be received and 0.05-0.18 ms more to be answered. Its
+busy core's tail was the lighter one: receives of p95 1.8-3.2 ms against 3.4 ms.
+Rescaled to the replay's mean, the simulated body stayed short (its receive's and
+response's medians 0.10 and 0.08 ms under the replay's, together 1.4% of the p50
+latency), and the p50s at replay speed ran short. Re-simulated on the kept arrivals of
+the six runs of that day with receives (04:52 to 09:08, 54 model-case rows, against the
+mean of their replays, validate's seed), the mean absolute p50 / p95 / p99 error at replay speed went from 1.7 / 2.0 / 2.9%
+(mean signed -1.5 / +0.4 / +1.0%) with the means to 1.0 / 2.4 / 3.0% (-0.5 / +1.1 / +1.5%)
+with the medians, the rows within all three latency targets from 42 to 47; the price is
+a heavier tail where the front end is a large part of the latency (shared spiky
+MobileNetV2's p95 in the 05:37 run from +4.8 to +7.7%).
+
 Assumption: the front end changes little which batch a request joins (only its receive
 delays its queueing, :mod:`perseus.sim.frontend`), so one simulation gives the measured
-mean (to 0.2% in ``tests/test_validate_units.py``); its shape and its split by the
-core's state stay the profile's, and the stage table of ``validate`` shows them as
-profiled.
+median (to 1% in ``tests/test_validate_units.py``); its shape and its split by the core's state
+stay the profile's, and the stage table of ``validate`` shows them as profiled.
 
 The host wanders over seconds more during the replays than during its profile: the
 profile of 2026-12-06 13:17 read a drift of sigma 0.068 over 4.3 s
@@ -190,7 +208,7 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
                  rescale: Rescale = computing_at) -> ReplaySpeed:
     """The speeds a replay ran at, and the simulation at them; ``simulated`` is the
     simulation of ``loaded`` at the profile's speed, ``measured_front_end_ms`` each traced
-    model's mean front end; ``batches_starting``: the measured batches are those that
+    model's median front end; ``batches_starting``: the measured batches are those that
     started within it (s), and the simulated ones are taken from the same span;
     ``rescale``: how the factors and slopes enter the profile (a host that computes slower
     or faster, by default).
@@ -204,8 +222,8 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
     Compute does not scale in proportion to the speed (a slower host is warmer, and its
     models overlap more), so the ratio alone overshoots or falls short. Its slope takes,
     each round, the slope of the residuals by size (:func:`size_slope`; none below two sizes
-    of ``MIN_BATCHES``). The front end's factor is then the measured mean over the simulated
-    one at those speeds (the module docstring)."""
+    of ``MIN_BATCHES``). The front end's factor is then the measured median over the
+    simulated one at those speeds (the module docstring)."""
     tried: dict[str, list[tuple[float, float]]] = {}   # per model: (level, mean log ratio) tried
     factors: dict[str, float] = {}
     slopes: dict[str, float] = {}
@@ -287,7 +305,7 @@ def nudged(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.ndarra
 
 def _front_end_ms(trace: SimTrace, model: str, window: Window) -> float | None:
     stages = stage_summary(trace.requests, model, window)
-    return stages["front_end"]["mean"] if stages else None
+    return stages["front_end"]["p50"] if stages else None
 
 
 def _secant(tried: list[tuple[float, float]]) -> float:
