@@ -15,12 +15,18 @@ simulated p99 rises for a host 1% slower than that: where it is large, the sprea
 replays' speeds alone moves the p99 by that many times as much.
 
     python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...] [--repeat N] [--keep DIR]
-                                   [--profile PROFILE.yaml]
+                                   [--profile PROFILE.yaml] [--calibrate S]
     python bench/bench_validate.py --summarise DIR
 
 ``--repeat N`` replays each case N times (``validate --repeat``): the rows compare the
 simulation with the mean of the replays, and a row per replay follows with that replay's
 own errors at its speed, so that the machine's spread shows beside the model's error.
+
+``--calibrate S`` (``validate --calibrate``) replays S seconds of another draw of each
+case's workload right before its replays and adds a row simulated at the speeds that
+calibration measured (``calibrated``; with ``--repeat``, a row per replay too, ``cal.
+k``): a prediction made on the host minutes before, of replays it has not seen, between
+the profile measured long before and the replay's own speed.
 
 At the end it sums up each kind of row (``profile``, ``at speed``, single replays): the
 mean absolute p50 / p95 / p99 error, and how many rows meet the three latency targets and
@@ -103,6 +109,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="replays per case, compared by their mean")
     parser.add_argument("--keep", type=Path, help="folder for each case's scenario, results and requests")
     parser.add_argument("--profile", type=Path, help="the embedded host's profile (default: this machine's)")
+    parser.add_argument("--calibrate", type=float, metavar="S",
+                        help="seconds of a calibration replay before each case's replays (validate --calibrate)")
     parser.add_argument("--summarise", type=Path, metavar="DIR",
                         help="print the rows and the summary of the results kept in DIR by --keep; replay nothing")
     args = parser.parse_args()
@@ -132,7 +140,7 @@ def replay_cases(args: argparse.Namespace, tally: Tally) -> None:
             host, workload = case.split("-")
             loaded = load_scenario(case_scenario(host, workload, args.duration, folder, profile))
             outcome = run(loaded, None, placement=host, seed=None, duration_s=None,
-                          progress=lambda *a: None, warn=print, repeat=args.repeat)
+                          progress=lambda *a: None, warn=print, repeat=args.repeat, calibrate_s=args.calibrate)
             if outcome.failure:
                 raise outcome.failure
             if args.keep:
@@ -163,7 +171,8 @@ def within(error: dict, targets: dict[str, float]) -> bool:
 
 
 class Tally:
-    """Every row printed so far, by kind (``profile``, ``at speed``, ``replays``), and per
+    """Every row printed so far, by kind (``profile``, ``at speed``, ``replays``, and with
+    ``--calibrate`` ``calibrated`` and ``cal. reps``), and per
     model and case with several replays, how far they and the simulations at other seeds
     landed apart."""
 
@@ -179,12 +188,17 @@ class Tally:
             rows = [("profile", entry["error"], speed), ("at speed", speed["error"], speed)]
             rows += [(f"replay {k}", one["at_replay_speed"]["error"], one["at_replay_speed"])
                      for k, one in enumerate(entry.get("replays", []), start=1)]
+            if entry.get("calibrated"):
+                rows += [("calibrated", entry["calibrated"]["error"], entry["calibrated"])]
+                rows += [(f"cal. {k}", one["calibrated"]["error"], one["calibrated"])
+                         for k, one in enumerate(entry.get("replays", []), start=1)]
             if entry.get("replay_spread"):
                 self.at_speed.append((speed["error"], entry["replay_spread"]))
                 if entry.get("seed_spread"):   # results kept before 2026-12-06 15:30 have none
                     self.spreads.append((entry["replay_spread"], entry["seed_spread"]))
             for label, e, at in rows:
-                self.errors.setdefault("replays" if label.startswith("replay") else label, []).append(e)
+                kind = "replays" if label.startswith("replay") else "cal. reps" if label.startswith("cal.") else label
+                self.errors.setdefault(kind, []).append(e)
                 steep = (at.get("sensitivity") or {}).get("p99") if label == "at speed" else None
                 print_row(case, model, label, entry["measured"]["requests"], e, result["lateness_ms_p99"], at, steep)
 

@@ -16,10 +16,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from perseus.config.scenario import ModelConfig
+from perseus.config.scenario import ModelConfig, load_scenario
 from perseus.triton.client import TritonClient
 from perseus.triton.server import EmbeddedServer
-from perseus.validate.compare import union_length
+from perseus.validate.compare import model_error, union_length
+from perseus.workload import scenario_arrivals
 from triton_helpers import hosts_file, run_cli, start_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,6 +128,23 @@ def test_repeat_compares_the_simulation_with_the_mean_of_the_replays(tmp_path):
     batches = sum(entry["batch_sizes"]["measured"].values())           # per replay
     assert batches * 2 == pytest.approx(first.groupby("compute_start_s").ngroups + second.groupby("compute_start_s").ngroups, abs=2)
     assert "mean of 2 replays" in result.stdout and "live 95% interval" in result.stdout
+
+
+def test_calibrate_simulates_the_replay_at_the_speeds_a_calibration_replay_measured(tmp_path):
+    out = tmp_path / "result.json"
+    path = scenario(tmp_path, duration=12)
+    result = run_cli("validate", str(path), "--calibrate", "8", "--json", str(out), env={"COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    entry = json.loads(out.read_text())["placements"]["one"]["models"]["mobilenet_v2"]
+    calibrated, measured = entry["calibrated"], entry["measured"]
+    assert 0.5 < calibrated["factor"] < 2 and -1 < calibrated["slope"] < 1 and 0.3 < calibrated["front_end_factor"] < 3
+    assert calibrated["simulated"]["requests"] == measured["requests"]   # the replay's arrivals, not the calibration's
+    assert calibrated["error"] == {key: pytest.approx(model_error(measured, calibrated["simulated"])[key])
+                                   for key in entry["error"]}
+    assert "calibrated x" in result.stdout and "calibration" in result.stderr   # its own progress bar
+    requests = pd.read_csv(out.with_suffix(".requests.csv"))   # the calibration's requests are not kept
+    arrivals = scenario_arrivals(load_scenario(path), 3, 12.0)
+    assert (requests.replay == 1).all() and len(requests) == sum(len(times) for times in arrivals.values())
 
 
 def test_fail_above_makes_the_exit_status_1(tmp_path):

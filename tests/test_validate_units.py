@@ -334,6 +334,8 @@ def test_at_replay_speed_the_batches_spread_as_the_replays_did():
     assert [spreads[0].p5, spreads[0].p95, spreads[0].p99] == pytest.approx([0.96, 1.05, 1.08], rel=0.03)
     untraced = following_the_replay(loaded, replace(replayed, start_s=None), Window(10.0, 60.0))
     assert all(p.batch_spread == wide for p in untraced.profiles.values())
+    calibrated = following_the_replay(loaded, replayed, Window(10.0, 60.0), path=False).profiles.values()
+    assert all(p.batch_spread == spreads[0] and p.speed_path is None for p in calibrated)   # --calibrate: no path
 
 
 def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():

@@ -32,6 +32,7 @@ def validate_command(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Write measured, simulated and error here; the requests go beside it as .requests.csv."),
     fail_above: Optional[float] = typer.Option(None, "--fail-above", min=0, help="Exit 1 when any p99 error exceeds this many percent."),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Replay the trace this many times, each on freshly deployed hosts, and compare the simulation with the mean of the replays."),
+    calibrate: Optional[float] = typer.Option(None, "--calibrate", min=1, help="Before the replays, replay this many seconds of another draw of the scenario's workload on the deployed placement, and also simulate at the speeds it measured: a prediction calibrated on the host minutes before, of a run it has not seen."),
 ) -> None:
     """Replay a scenario's trace on live Triton hosts and compare with the simulation."""
     loaded = load_scenario(scenario)
@@ -48,7 +49,8 @@ def validate_command(
             bar.update(tasks[name], completed=sent)
 
         outcome = run(loaded, inventory, placement=placement, seed=seed, duration_s=duration, progress=progress,
-                      warn=lambda text: err.print(f"[yellow]warning:[/] {text}"), repeat=repeat)
+                      warn=lambda text: err.print(f"[yellow]warning:[/] {text}"), repeat=repeat,
+                      calibrate_s=calibrate)
     if outcome.logs:
         write_outputs(outcome, json_out, csv_path)
         err.print(f"requests: {csv_path}" + (f", results: {json_out}" if json_out else ""))
@@ -128,11 +130,12 @@ def error_table(name: str, result: dict[str, Any]) -> Table:
     for model, entry in result["models"].items():
         speed = entry["at_replay_speed"]
         table.add_row(model, *_comparison_cells(entry["measured"], entry["simulated"], entry["error"]))
-        if speed:
-            front = speed.get("front_end_factor")
-            table.add_row(f"  at replay speed x{speed['factor']:.2f} size^{speed['slope']:+.2f}"
-                          + (f", front end x{front:.2f}" if front else ""),
-                          *_comparison_cells(entry["measured"], speed["simulated"], speed["error"]))
+        for label, at in (("at replay speed", speed), ("calibrated", entry.get("calibrated"))):
+            if at:
+                front = at.get("front_end_factor")
+                table.add_row(f"  {label} x{at['factor']:.2f} size^{at['slope']:+.2f}"
+                              + (f", front end x{front:.2f}" if front else ""),
+                              *_comparison_cells(entry["measured"], at["simulated"], at["error"]))
         if speed and speed.get("sensitivity"):
             table.add_row("  simulated, per 1% slower host", "", *_sensitivity_cells(speed["sensitivity"]), "", "")
         if "latency_ms_ci95" in entry["measured"]:

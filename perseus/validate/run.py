@@ -32,7 +32,7 @@ from __future__ import annotations
 import io
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,13 +52,14 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      speed_drift, stage_summary, traced_batches, traced_requests, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
-from perseus.validate.speed import (ReplaySpeed, following_the_replay, measured_compute, nudged, replay_speed,
-                                   sensitivity)
+from perseus.validate.speed import (ReplaySpeed, at_speeds, computing_at, following_the_replay, measured_compute,
+                                   nudged, replay_speed, sensitivity)
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
 LATENESS_LIMIT_MS = 1.0
 SEED_RUNS = 5   # simulations of the same arrivals whose spread ``seed_spread`` gives
+CALIBRATION_SEED = 1000   # the calibration's arrivals: the scenario's workload drawn at its seed plus this
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Outcome:
 
 def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement: str | None, seed: int | None,
         duration_s: float | None, progress: Callable[[str, int, int], None], warn: Callable[[str], None],
-        repeat: int = 1) -> Outcome:
+        repeat: int = 1, calibrate_s: float | None = None) -> Outcome:
     scenario = loaded.scenario
     seed = scenario.seed if seed is None else seed
     window = window_of(loaded, duration_s)
@@ -92,7 +93,8 @@ def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement:
     outcome = Outcome({"scenario": scenario.name, "seed": seed, "duration_s": window.end_s,
                        "warmup_s": window.start_s, "placements": {}})
     try:
-        _validate_placements(loaded, inventory, placement, arrivals, seed, window, outcome, progress, warn, repeat)
+        _validate_placements(loaded, inventory, placement, arrivals, seed, window, outcome, progress, warn, repeat,
+                             calibrate_s)
     except KeyboardInterrupt:   # the hosts are restored on the way out; the requests sent are kept
         outcome.interrupted = True
         for logs in outcome.logs.values():
@@ -108,10 +110,12 @@ def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement:
 
 def _validate_placements(loaded: LoadedScenario, inventory: dict[str, Host] | None, placement: str | None,
                          arrivals: dict[str, np.ndarray], seed: int, window: Window, outcome: Outcome,
-                         progress: Callable[[str, int, int], None], warn: Callable[[str], None], repeat: int) -> None:
+                         progress: Callable[[str, int, int], None], warn: Callable[[str], None], repeat: int,
+                         calibrate_s: float | None) -> None:
     for name in placements_to_run(loaded, placement):
         try:
-            _validate_placement(loaded, inventory, name, arrivals, seed, window, outcome, progress, warn, repeat)
+            _validate_placement(loaded, inventory, name, arrivals, seed, window, outcome, progress, warn, repeat,
+                                calibrate_s)
         except DoesNotFit as exc:
             if placement is not None:
                 outcome.failure = exc
@@ -125,11 +129,16 @@ def _validate_placements(loaded: LoadedScenario, inventory: dict[str, Host] | No
 
 def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | None, name: str,
                         arrivals: dict[str, np.ndarray], seed: int, window: Window, outcome: Outcome,
-                        progress: Callable[[str, int, int], None], warn: Callable[[str], None], repeat: int) -> None:
+                        progress: Callable[[str, int, int], None], warn: Callable[[str], None], repeat: int,
+                        calibrate_s: float | None) -> None:
     assignments = assign(name, loaded.scenario.placements[name], inventory)
     cores = core_plan(assignments)   # a placement this machine cannot hold is refused before any warning
     for line in hardware_differences(name, assignments, loaded.profiles):
         warn(line)
+    calibration = None
+    if calibrate_s:
+        calibration = _calibrate(loaded, assignments, cores, name, arrivals, seed, window, calibrate_s, outcome,
+                                 progress, warn)
     replays: list[Replayed] = []
     failed: dict[str, int] = {}
     for k in range(repeat):
@@ -142,41 +151,82 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
     simulated = simulate_one(loaded, name, arrivals, seed, window)
     seed_runs = [simulated, *(simulate_one(loaded, name, arrivals, seed + k, window) for k in range(1, SEED_RUNS))]
     speeds = [_at_replay_speed(loaded, name, arrivals, seed, window, r) for r in replays]
-    outcome.results["placements"][name] = compare_placement(loaded, name, replays, seed_runs, speeds, window)
+    outcome.results["placements"][name] = compare_placement(loaded, name, replays, seed_runs, speeds, window,
+                                                            calibration)
     if failed:
-        host, count = next(iter(failed.items()))
-        first = next(iter(replays[-1].log.errors.values()))
-        raise HostError(f"{count} request(s) failed during the replay of placement {name!r} (first: {first})",
-                        host=host)
+        raise _replay_failed(name, failed, replays[-1].log)
+
+
+def _replay_failed(name: str, failed: dict[str, int], log: ReplayLog) -> HostError:
+    host, count = next(iter(failed.items()))
+    first = next(iter(log.errors.values()))
+    return HostError(f"{count} request(s) failed during the replay of placement {name!r} (first: {first})", host=host)
+
+
+def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dict[int, list[int]], name: str,
+               arrivals: dict[str, np.ndarray], seed: int, window: Window, calibrate_s: float, outcome: Outcome,
+               progress: Callable[[str, int, int], None], warn: Callable[[str], None]) -> ReplaySpeed | None:
+    """``validate --calibrate``: the speeds a calibration replay measured right before the
+    replays, and the simulation of the replays' arrivals at them (None without its
+    statistics). The calibration replays ``calibrate_s`` seconds after the scenario's
+    warm-up of another draw of the same workload (seed plus ``CALIBRATION_SEED``) on the
+    placement deployed as for the replays, and is solved as a replay is
+    (:func:`_solved_speed`) but without its speed path, whose seconds do not line up
+    with the replays': a prediction calibrated on the host minutes before, of a run it
+    has not seen. Its requests are not kept."""
+    calibration_window = Window(window.start_s, window.start_s + calibrate_s)
+    calibration_arrivals = scenario_arrivals(loaded, seed + CALIBRATION_SEED, calibration_window.end_s)
+    replayed, failed = _replay_once(loaded, assignments, cores, name, calibration_arrivals, seed, outcome,
+                                    f"{name} (calibration)", progress, warn, keep=False)
+    if failed:
+        raise _replay_failed(name, failed, replayed.log)
+    solved = _solved_speed(loaded, name, calibration_arrivals, seed, calibration_window, replayed, path=False)
+    if solved is None:
+        return None
+    here, speed = solved
+    calibrated = at_speeds(computing_at(here, speed.factors, speed.slopes), {}, speed.front_ends)
+    return replace(speed, trace=simulate_one(calibrated, name, arrivals, seed, window))
 
 
 def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
                      replayed: Replayed) -> ReplaySpeed | None:
     """The speeds one replay computed at and its simulation at them, its host following
-    the speed the replay measured and spreading its batches as the replay's did
-    (:func:`perseus.validate.speed.following_the_replay`); None without its
-    statistics. Both are read in the window the errors are (:func:`measured_compute`).
-    The solve starts from that host at the profile's speed: a host that follows a path
-    keeps its open-loop factors steady (:mod:`perseus.sim.service`), so it computes
-    otherwise than the simulation as profiled at the same speed."""
+    the speed the replay measured (:func:`_solved_speed`), with its ``nudged``
+    simulation; None without its statistics."""
+    solved = _solved_speed(loaded, name, arrivals, seed, window, replayed, path=True)
+    if solved is None:
+        return None
+    here, speed = solved
+    return nudged(here, name, arrivals, seed, window, speed)
+
+
+def _solved_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
+                  replayed: Replayed, *, path: bool) -> tuple[LoadedScenario, ReplaySpeed] | None:
+    """The host as one replay measured it, spreading its batches as the replay's did and,
+    with ``path``, following its speed second by second
+    (:func:`perseus.validate.speed.following_the_replay`), and the speeds the replay
+    computed at against it (:func:`perseus.validate.speed.replay_speed`); None without
+    the replay's statistics. Both are read in ``window`` (:func:`measured_compute`). The
+    solve starts from that host at the profile's speed: a host that follows a path keeps
+    its open-loop factors steady (:mod:`perseus.sim.service`), so it computes otherwise
+    than the simulation as profiled at the same speed."""
     if replayed.view is None:
         return None
     table = replayed.log.request_table()
-    here = following_the_replay(loaded, table, window)
+    here = following_the_replay(loaded, table, window, path=path)
     measured_ms, counts, starting = measured_compute(replayed.view, table, loaded.scenario.models, window)
     start = simulate_one(here, name, arrivals, seed, window)
-    speed = replay_speed(here, name, arrivals, seed, window, start, measured_ms, counts,
-                         _front_end_ms(table, loaded, window), batches_starting=starting)
-    return nudged(here, name, arrivals, seed, window, speed)
+    return here, replay_speed(here, name, arrivals, seed, window, start, measured_ms, counts,
+                              _front_end_ms(table, loaded, window), batches_starting=starting)
 
 
 def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: dict[int, list[int]], name: str,
                  arrivals: dict[str, np.ndarray], seed: int, outcome: Outcome, label: str,
-                 progress: Callable[[str, int, int], None], warn: Callable[[str], None]
+                 progress: Callable[[str, int, int], None], warn: Callable[[str], None], keep: bool = True
                  ) -> tuple[Replayed, dict[str, int]]:
     """Deploy the placement, replay the trace once, and take it down; the failed requests by
-    host. The replay's log joins ``outcome`` once the hosts are up, so that what it
-    measured is kept whatever happens after."""
+    host. With ``keep``, the replay's log joins ``outcome`` once the hosts are up, so that
+    what it measured is kept whatever happens after."""
     scenario = loaded.scenario
     models, index, times = merge_arrivals(arrivals)
     log = ReplayLog(models, index, times)
@@ -186,7 +236,8 @@ def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: d
             router = LiveRouter(replicas, {m: scenario.router_for(model) for m, model in enumerate(models)}, seed)
             before = snapshot(endpoints)
             outcome.host_names[name] = [e.name for e in endpoints]
-            outcome.logs.setdefault(name, []).append(log)
+            if keep:
+                outcome.logs.setdefault(name, []).append(log)
             with tracing(endpoints):
                 replay(endpoints, log, router, lambda sent: progress(label, sent, len(times)))
             failed = log.failures_by_host([e.name for e in endpoints])
@@ -205,12 +256,15 @@ def _front_end_ms(table: RequestTable, loaded: LoadedScenario, window: Window) -
 
 
 def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], seed_runs: list[SimTrace],
-                      speeds: list[ReplaySpeed | None], window: Window) -> dict[str, Any]:
+                      speeds: list[ReplaySpeed | None], window: Window,
+                      calibration: ReplaySpeed | None = None) -> dict[str, Any]:
     """Measured against simulated, as profiled (``simulated``, ``error``: the first of
-    ``seed_runs``, the simulations at the scenario's seed and the next ones) and at the speed
+    ``seed_runs``, the simulations at the scenario's seed and the next ones), at the speed
     each replay computed at (``at_replay_speed``, :mod:`perseus.validate.speed`; null
-    without the servers' statistics). Over several replays the measured numbers are their
-    means (:func:`perseus.simulation.combine`), and so are the simulations at their speeds."""
+    without the servers' statistics) and, with ``validate --calibrate``, at the speed the
+    calibration replay computed at before them (``calibrated``, :func:`_calibrate`; null
+    without one). Over several replays the measured numbers are their means
+    (:func:`perseus.simulation.combine`), and so are the simulations at their speeds."""
     scenario = loaded.scenario
     prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
     measured_traces = [_measured_trace(r, len(scenario.placements[name]), window) for r in replays]
@@ -224,6 +278,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     nudges = [(summary, placement_summary(s.nudged, scenario, name, window, prices))
               for s, summary in timed if s.nudged is not None]   # (at the replay's speed, 2% slower)
     predicted_at_speed = combine([summary for _, summary in timed]) if timed else None
+    calibrated = calibration and (calibration, placement_summary(calibration.trace, scenario, name, window, prices))
     views = [r.view for r in replays if r.view is not None]
     view = merged(views) if len(views) == len(replays) else None
     joins = {"measured": batch_of_one_ms([traced_batches(t.requests, window) for t in measured_traces]),
@@ -246,6 +301,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
                 "simulated": s_speed, "error": model_error(m, s_speed),
                 "sensitivity": _mean_sensitivity([sensitivity(at["models"][model], slow["models"][model])
                                                   for at, slow in nudges])},
+            "calibrated": _at_speed_errors(model, m, calibrated),
             "batch_sizes": {"measured": view.batch_histogram(model, len(replays)) if view else None,
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
@@ -257,7 +313,8 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
             "seed_spread": runs_apart([summary["models"][model]["latency_ms"] for summary in at_seeds]),
         }
         if len(replays) > 1:
-            models[model]["replays"] = [_replay_errors(model, r, s, a) for r, a in zip(per_replay, at_speed)]
+            models[model]["replays"] = [_replay_errors(model, r, s, a, calibrated)
+                                        for r, a in zip(per_replay, at_speed)]
             models[model]["replay_spread"] = runs_apart([r["models"][model]["latency_ms"] for r in per_replay])
     frames = {"measured": traced_requests([t.requests for t in measured_traces]),
               "simulated": traced_requests([simulated.requests])}
@@ -294,15 +351,27 @@ def _measured_trace(replayed: Replayed, hosts: int, window: Window) -> SimTrace:
 
 
 def _replay_errors(model: str, replayed: dict[str, Any], simulated: dict[str, Any],
-                   at_speed: tuple[ReplaySpeed, dict[str, Any]] | None) -> dict[str, Any]:
-    """One replay of several: ``model``'s latency and errors, as profiled and at the replay's speed."""
+                   at_speed: tuple[ReplaySpeed, dict[str, Any]] | None,
+                   calibrated: tuple[ReplaySpeed, dict[str, Any]] | None) -> dict[str, Any]:
+    """One replay of several: ``model``'s latency and errors, as profiled, at the replay's
+    speed and as calibrated."""
     measured = replayed["models"][model]
-    timed = at_speed is not None and model in at_speed[0].factors
     return {"latency_ms": measured["latency_ms"], "error": model_error(measured, simulated),
-            "at_replay_speed": {"factor": at_speed[0].factors[model],
-                                "slope": at_speed[0].slopes.get(model, 0.0),
-                                "front_end_factor": at_speed[0].front_ends.get(model),
-                                "error": model_error(measured, at_speed[1]["models"][model])} if timed else None}
+            "at_replay_speed": _at_speed_errors(model, measured, at_speed, simulated=False),
+            "calibrated": _at_speed_errors(model, measured, calibrated, simulated=False)}
+
+
+def _at_speed_errors(model: str, measured: dict[str, Any], at_speed: tuple[ReplaySpeed, dict[str, Any]] | None,
+                     simulated: bool = True) -> dict[str, Any] | None:
+    """``model``'s speeds in one simulation at measured speeds and its summary of it
+    (``simulated``, where asked) against ``measured``; None where it has no speed."""
+    if at_speed is None or model not in at_speed[0].factors:
+        return None
+    speed, summary = at_speed
+    return {"factor": speed.factors[model], "slope": speed.slopes.get(model, 0.0),
+            "front_end_factor": speed.front_ends.get(model),
+            **({"simulated": summary["models"][model]} if simulated else {}),
+            "error": model_error(measured, summary["models"][model])}
 
 
 def measured_busy_s(log: ReplayLog, view: ServerView | None, hosts: int, window: Window, span: float) -> np.ndarray:

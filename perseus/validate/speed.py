@@ -50,19 +50,19 @@ to 44 of 90.
 Why the median: the replays' front end has another shape than the profile's. In the
 ``bench_validate.py`` run kept at 2026-12-07 08:25, a one-model Poisson replay's
 ResNet-18 requests sent on an idle core took 0.57-0.60 ms to be received at the median
-and 0.24-0.25 ms to be answered, where the profile's replay (07:31, four models at
-once) measured 0.43 and 0.13 ms; for the same quiet time before the send, where that was
-under 40 ms, 0.09-0.14 ms more to be received and 0.05-0.18 ms more to be answered. Its
-busy core's tail was the lighter one: receives of p95 1.8-3.2 ms against 3.4 ms.
-Rescaled to the replay's mean, the simulated body stayed short (its receive's and
-response's medians 0.10 and 0.08 ms under the replay's, together 1.4% of the p50
-latency), and the p50s at replay speed ran short. Re-simulated on the kept arrivals of
-the six runs of that day with receives (04:52 to 09:08, 54 model-case rows, against the
-mean of their replays, validate's seed), the mean absolute p50 / p95 / p99 error at replay speed went from 1.7 / 2.0 / 2.9%
-(mean signed -1.5 / +0.4 / +1.0%) with the means to 1.0 / 2.4 / 3.0% (-0.5 / +1.1 / +1.5%)
-with the medians, the rows within all three latency targets from 42 to 47; the price is
-a heavier tail where the front end is a large part of the latency (shared spiky
-MobileNetV2's p95 in the 05:37 run from +4.8 to +7.7%).
+and 0.24-0.25 ms to be answered, where the profile's replay (07:31, four models at once)
+measured 0.43 and 0.13 ms; for the same quiet time before the send, where that was under
+40 ms, 0.09-0.14 ms more to be received and 0.05-0.18 ms more to be answered. Its busy
+core's tail was the lighter one: receives of p95 1.8-3.2 ms against 3.4 ms. Rescaled to
+the replay's mean, the simulated body stayed short (its receive's and response's medians
+0.10 and 0.08 ms under the replay's, together 1.4% of the p50 latency), and the p50s at
+replay speed ran short. Re-simulated on the kept arrivals of the six runs of that day
+with receives (04:52 to 09:08, 54 model-case rows, against the mean of their replays,
+validate's seed), the mean absolute p50 / p95 / p99 error at replay speed went from 1.7
+/ 2.0 / 2.9% (mean signed -1.5 / +0.4 / +1.0%) with the means to 1.0 / 2.4 / 3.0% (-0.5
+/ +1.1 / +1.5%) with the medians, the rows within all three latency targets from 42 to
+47; the price is a heavier tail where the front end is a large part of the latency
+(shared spiky MobileNetV2's p95 in the 05:37 run from +4.8 to +7.7%).
 
 Assumption: the front end changes little which batch a request joins (only its receive
 delays its queueing, :mod:`perseus.sim.frontend`), so one simulation gives the measured
@@ -277,18 +277,22 @@ def measured_compute(view: ServerView, table: RequestTable, models: list[str], w
             (window.start_s, window.end_s))
 
 
-def following_the_replay(loaded: LoadedScenario, replayed: RequestTable, window: Window) -> LoadedScenario:
+def following_the_replay(loaded: LoadedScenario, replayed: RequestTable, window: Window, *,
+                         path: bool = True) -> LoadedScenario:
     """The scenario whose hosts compute at the speed the replay measured, bin by bin
     (``Profile.speed_path``, :func:`perseus.profile.drift.measured_speed_path` on its traced
     batches, centred on the window), their batches spread around it as the replay's lone
     batches did (``Profile.batch_spread``, :func:`perseus.profile.spread.fit_batch_spread`);
-    the module docstring says why. Each as profiled where the traces give none."""
+    the module docstring says why. Each as profiled where the traces give none. Without
+    ``path``, the spread only: for a run other than the replay, whose seconds do not line
+    up with its own (``validate --calibrate``)."""
     frame = traced_requests([replayed])
     if frame is None:
         return loaded
     work_ms = arrival_work_ms(frame) or 0.0
-    measured = {"speed_path": measured_speed_path(frame, work_ms, PATH_BIN_S, (window.start_s, window.end_s)),
-                "batch_spread": fit_batch_spread(frame, work_ms)}
+    measured = {"batch_spread": fit_batch_spread(frame, work_ms)}
+    if path:
+        measured["speed_path"] = measured_speed_path(frame, work_ms, PATH_BIN_S, (window.start_s, window.end_s))
     update = {key: value for key, value in measured.items() if value is not None}
     return loaded.model_copy(update={"profiles": {host_type: profile.model_copy(update=update)
                                                   for host_type, profile in loaded.profiles.items()}})
