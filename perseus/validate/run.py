@@ -254,7 +254,7 @@ def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: d
 
 def _front_end_ms(table: RequestTable, loaded: LoadedScenario, window: Window) -> dict[str, float]:
     """Each model's median front end in a replay (its request table), where its hosts traced
-    it (:func:`perseus.validate.speed.replay_speed` says why the median)."""
+    it (:mod:`perseus.validate.speed` says why the median)."""
     stages = {m: stage_summary(table, m, window) for m in loaded.scenario.models}
     return {m: s["front_end"]["p50"] for m, s in stages.items() if s}
 

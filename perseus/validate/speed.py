@@ -66,8 +66,9 @@ validate's seed), the mean absolute p50 / p95 / p99 error at replay speed went f
 
 Assumption: the front end changes little which batch a request joins (only its receive
 delays its queueing, :mod:`perseus.sim.frontend`), so one simulation gives the measured
-median (to 1% in ``tests/test_validate_units.py``); its shape and its split by the core's state
-stay the profile's, and the stage table of ``validate`` shows them as profiled.
+median (to 1% in ``tests/test_validate_units.py``); its shape and its split by the
+core's state stay the profile's, and the stage table of ``validate`` shows them as
+profiled.
 
 The host wanders over seconds more during the replays than during its profile: the
 profile of 2026-12-06 13:17 read a drift of sigma 0.068 over 4.3 s
