@@ -62,7 +62,13 @@ validate's seed), the mean absolute p50 / p95 / p99 error at replay speed went f
 / 2.0 / 2.9% (mean signed -1.5 / +0.4 / +1.0%) with the means to 1.0 / 2.4 / 3.0% (-0.5
 / +1.1 / +1.5%) with the medians, the rows within all three latency targets from 42 to
 47; the price is a heavier tail where the front end is a large part of the latency
-(shared spiky MobileNetV2's p95 in the 05:37 run from +4.8 to +7.7%).
+(shared spiky MobileNetV2's p95 in the 05:37 run from +4.8 to +7.7%). On the three runs
+made with the medians (10:06, 10:43, 11:27; 27 rows re-simulated alike) the trade was
+even: 1.6 / 1.7 / 3.2% (mean signed p50 -1.3%, 24 rows) with the means, 0.9 / 1.8 / 4.0%
+(-0.3%, 22 rows) with the medians, the Gamma cases' p99s the longer (shared Gamma
+ResNet-18's at 11:27 +5.4% against +15.3%), where the front end ran 27-42% longer than
+profiled and its tail, rescaled with its body, ran long. Assumption: the front end's
+shape is the profile's; a rescale of its body apart from its tail would drop it.
 
 Assumption: the front end changes little which batch a request joins (only its receive
 delays its queueing, :mod:`perseus.sim.frontend`), so one simulation gives the measured
