@@ -66,7 +66,7 @@ validate's seed), the mean absolute p50 / p95 / p99 error at replay speed went f
 made with the medians (10:06, 10:43, 11:27; 27 rows re-simulated alike) the trade was
 even: 1.6 / 1.7 / 3.2% (mean signed p50 -1.3%, 24 rows) with the means, 0.9 / 1.8 / 4.0%
 (-0.3%, 22 rows) with the medians, the Gamma cases' p99s the longer (shared Gamma
-ResNet-18's at 11:27 +5.4% against +15.3%), where the front end ran 27-42% longer than
+ResNet-18's at 11:27 +5.4% against +15.3%), where the front end ran 28-42% longer than
 profiled and its tail, rescaled with its body, ran long. Assumption: the front end's
 shape is the profile's; a rescale of its body apart from its tail would drop it.
 
