@@ -52,8 +52,8 @@ from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_sp
                                      speed_drift, stage_summary, traced_batches, traced_requests, union_length)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
-from perseus.validate.speed import (ReplaySpeed, at_speeds, computing_at, following_the_replay, measured_compute,
-                                   nudged, replay_speed, sensitivity)
+from perseus.validate.speed import (ReplaySpeed, at_speeds, following_the_replay, measured_compute,
+                                   median_front_end_ms, nudged, replay_speed, sensitivity)
 from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
@@ -188,7 +188,7 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
     if solved is None:
         return None
     here, speed = solved
-    calibrated = at_speeds(computing_at(here, speed.factors, speed.slopes), {}, speed.front_ends)
+    calibrated = at_speeds(here, speed.factors, speed.front_ends, speed.slopes)
     return replace(speed, trace=simulate_one(calibrated, name, arrivals, seed, window))
 
 
@@ -254,9 +254,9 @@ def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: d
 
 def _front_end_ms(table: RequestTable, loaded: LoadedScenario, window: Window) -> dict[str, float]:
     """Each model's median front end in a replay (its request table), where its hosts traced
-    it (:mod:`perseus.validate.speed` says why the median)."""
-    stages = {m: stage_summary(table, m, window) for m in loaded.scenario.models}
-    return {m: s["front_end"]["p50"] for m, s in stages.items() if s}
+    it (:func:`perseus.validate.speed.median_front_end_ms`)."""
+    medians = {m: median_front_end_ms(table, m, window) for m in loaded.scenario.models}
+    return {m: ms for m, ms in medians.items() if ms is not None}
 
 
 def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], seed_runs: list[SimTrace],

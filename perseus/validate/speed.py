@@ -252,7 +252,7 @@ def replay_speed(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.
             slopes[model] = slope
         trace = simulate_one(rescale(loaded, factors, slopes), placement, arrivals, seed, window)
     front_ends = {model: ms / simulated_ms for model, ms in (measured_front_end_ms or {}).items()
-                  if (simulated_ms := _front_end_ms(trace, model, window))}
+                  if (simulated_ms := median_front_end_ms(trace.requests, model, window))}
     if front_ends:
         trace = simulate_one(at_speeds(rescale(loaded, factors, slopes), {}, front_ends), placement, arrivals,
                              seed, window)
@@ -314,8 +314,11 @@ def nudged(loaded: LoadedScenario, placement: str, arrivals: dict[str, np.ndarra
     return replace(speed, nudged=trace)
 
 
-def _front_end_ms(trace: SimTrace, model: str, window: Window) -> float | None:
-    stages = stage_summary(trace.requests, model, window)
+def median_front_end_ms(table: RequestTable, model: str, window: Window) -> float | None:
+    """``model``'s median front end (ms) in a run's request table, the measure the front
+    end's factor matches (the module docstring says why the median); None where the run
+    has no batch times."""
+    stages = stage_summary(table, model, window)
     return stages["front_end"]["p50"] if stages else None
 
 
