@@ -420,3 +420,7 @@ def test_wake_law_is_fit_on_the_replays_joins():
     assert joins.groupby("model")["alone_ms"].first().to_dict() == pytest.approx({"a": 4.0, "c": 12.0})
     assert fit_wake_law(joins) == law
     assert fit_wake_law(joins.head(MIN_JOINS - 1)) is None
+    # validate's runs: two hosts (or replays) on overlapping clocks are two devices
+    two_hosts = pd.concat([pd.DataFrame(rows).assign(host=host) for host in ("0/a", "1/a")], ignore_index=True)
+    assert len(replay_joins(two_hosts, interference)) == 200
+    assert fit_wake_law(replay_joins(two_hosts, interference)) == law

@@ -14,12 +14,12 @@ from perseus.config.scenario import LoadedScenario, Scenario, load_scenario
 from perseus.metrics import Window, placement_summary
 from perseus.simulation import simulate_one, window_of
 from perseus.triton.client import ComputeStats
-from perseus.config.profile import BY_CORE_FIELDS, Quantiles, SpeedDrift, SpeedPath
+from perseus.config.profile import BY_CORE_FIELDS, Quantiles, SpeedDrift, SpeedPath, WakeLaw
 from perseus.config.scenario import ModelConfig
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, runs_apart,
                                      speed_drift, traced_requests,
                                      simulated_batch_ms, simulated_batches, simulated_histogram, stage_summary,
-                                     traced_batches, union_length)
+                                     traced_batches, union_length, wake_law)
 from perseus.validate.observe import ServerView, merged
 from perseus.validate.speed import (MIN_BATCHES, PATH_BIN_S, SPEED_NUDGE, ReplaySpeed, at_speeds, following_the_replay,
                                     measured_compute, nudged, replay_speed, sensitivity, size_residuals, size_slope)
@@ -336,6 +336,30 @@ def test_at_replay_speed_the_batches_spread_as_the_replays_did():
     assert all(p.batch_spread == wide for p in untraced.profiles.values())
     calibrated = following_the_replay(loaded, replayed, Window(10.0, 60.0), path=False).profiles.values()
     assert all(p.batch_spread == spreads[0] and p.speed_path is None for p in calibrated)   # --calibrate: no path
+
+
+def test_at_replay_speed_a_batch_woken_beside_another_model_shares_the_core_as_the_replays_did():
+    """A shared replay whose woken batches seldom took the core (preempt 0.2, for 3 ms),
+    on a host profiled with a law that preempts for 8 ms nine times in ten: at replay speed
+    the hosts draw a law fit on the replay's joins (the fit on a simulated replay reads
+    preempt a little high: its joins' times blur with the profile's spread); a replay of
+    one model per host has no joins and keeps the profile's law."""
+    loaded = load_scenario(ROOT / "scenarios/co-serving.yaml")
+    window = Window(10.0, 70.0)
+    arrivals = scenario_arrivals(loaded, 11, window.end_s)
+    replay_law = WakeLaw(preempt=0.2, slice_ms=3.0, sharing_factor=1.0)
+    replayed = simulate_one(with_every_profile(loaded, wake_law=replay_law), "shared", arrivals, 1, window).requests
+    profiled = with_every_profile(loaded, wake_law=WakeLaw(preempt=0.9, slice_ms=8.0, sharing_factor=1.2))
+    [law] = [p.wake_law for p in following_the_replay(profiled, replayed, window).profiles.values()]
+    assert law.preempt < 0.5 and law.slice_ms == pytest.approx(3.0, abs=1.0), law
+    assert law.sharing_factor == pytest.approx(1.0, abs=0.1), law
+    alone = simulate_one(loaded, "dedicated", arrivals, 1, window).requests
+    kept = following_the_replay(profiled, alone, window).profiles
+    assert kept["cpu-small"].wake_law == profiled.profiles["cpu-small"].wake_law
+    interference = loaded.profiles["cpu-small"].interference   # validate's JSON: over runs whose clocks overlap
+    again = simulate_one(with_every_profile(loaded, wake_law=replay_law), "shared", arrivals, 2, window).requests
+    assert wake_law(traced_requests([replayed, again]), interference)["preempt"] < 0.5
+    assert wake_law(traced_requests([alone]), interference) is None
 
 
 def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():

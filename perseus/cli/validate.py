@@ -197,7 +197,14 @@ def diagnosis_table(result: dict[str, Any]) -> Table:
                   _ratios(spread.get("simulated")))
     drift = result.get("speed_drift") or {}
     table.add_row("host speed over seconds (sigma tau s)", _drift(drift.get("measured")), _drift(drift.get("simulated")))
+    law = result.get("wake_law") or {}
+    table.add_row("batch woken beside another model (preempt, slice ms, sharing)", _law(law.get("measured")),
+                  _law(law.get("simulated")))
     return table
+
+
+def _law(law: dict[str, float] | None) -> str:
+    return "-" if law is None else f"{law['preempt']:.2f} {law['slice_ms']:.2f} {law['sharing_factor']:.2f}"
 
 
 def _drift(drift: dict[str, float] | None) -> str:

@@ -25,6 +25,7 @@ from perseus.metrics import Window
 from perseus.profile.drift import fit_speed_drift
 from perseus.profile.ingress import fit_arrival_work
 from perseus.profile.spread import fit_batch_spread
+from perseus.profile.wakeup import fit_wake_law, replay_joins
 from perseus.profile.wakeup import device_joins, replay_batches
 from perseus.sim.trace import RequestTable, SimTrace
 
@@ -134,6 +135,14 @@ def speed_drift(frame: pd.DataFrame | None, work_ms: float | None) -> dict[str, 
     were too short."""
     drift = None if frame is None else fit_speed_drift(frame, work_ms or 0.0)
     return None if drift is None else drift.model_dump()
+
+
+def wake_law(frame: pd.DataFrame | None, interference: dict[str, dict[str, float]]) -> dict[str, float] | None:
+    """How a batch that woke beside another model's running batch shared the core
+    (:func:`perseus.profile.wakeup.fit_wake_law`, with the hosts' ``interference``), on the
+    traced requests ``frame``; None where there were none or too few such batches."""
+    law = None if frame is None else fit_wake_law(replay_joins(frame, interference))
+    return None if law is None else law.model_dump()
 
 
 def traced_requests(tables: list[RequestTable]) -> pd.DataFrame | None:

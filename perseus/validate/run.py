@@ -49,7 +49,8 @@ from perseus.sim.trace import RequestTable, SimTrace
 from perseus.triton.trace import read_trace
 from perseus.validate.compare import (arrival_work_ms, batch_of_one_ms, batch_spread, mean_stages, model_error,
                                      runs_apart, simulated_batch_ms, simulated_batches, simulated_histogram,
-                                     speed_drift, stage_summary, traced_batches, traced_requests, union_length)
+                                     speed_drift, stage_summary, traced_batches, traced_requests, union_length,
+                                     wake_law)
 from perseus.validate.deploy import Assignment, DoesNotFit, assign, core_plan, deploy, hardware_differences
 from perseus.validate.observe import ServerView, difference, merged, snapshot, tracing
 from perseus.validate.speed import (ReplaySpeed, at_speeds, following_the_replay, measured_compute,
@@ -268,7 +269,10 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     without the servers' statistics) and, with ``validate --calibrate``, at the speed the
     calibration replay computed at before them (``calibrated``, :func:`_calibrate`; null
     without one). Over several replays the measured numbers are their means
-    (:func:`perseus.simulation.combine`), and so are the simulations at their speeds."""
+    (:func:`perseus.simulation.combine`), and so are the simulations at their speeds. The
+    host's mechanisms fit on the replays' traces and on the simulation's (as profiled):
+    the front end's work per arrival, the lone batches' spread, the speed's drift and the
+    wake law, the last with the interference of the placement's first host."""
     scenario = loaded.scenario
     prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
     measured_traces = [_measured_trace(r, len(scenario.placements[name]), window) for r in replays]
@@ -323,6 +327,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     frames = {"measured": traced_requests([t.requests for t in measured_traces]),
               "simulated": traced_requests([simulated.requests])}
     work = {kind: arrival_work_ms(frame) for kind, frame in frames.items()}
+    interference = loaded.profiles[scenario.placements[name][0].host_type].interference
     return {
         "hosts": len(scenario.placements[name]), "cost_per_hour": measured["cost_per_hour"],
         "replays": len(replays),
@@ -332,6 +337,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
         "arrival_work_ms": work,
         "batch_spread": {kind: batch_spread(frame, work[kind]) for kind, frame in frames.items()},
         "speed_drift": {kind: speed_drift(frame, work[kind]) for kind, frame in frames.items()},
+        "wake_law": {kind: wake_law(frame, interference) for kind, frame in frames.items()},
         "load_generator_limited": bool(p99_late is not None and p99_late > LATENESS_LIMIT_MS),
         "failed_requests": int(sum(np.sum(~r.log.ok) for r in replays)),
         "models": models,

@@ -110,6 +110,22 @@ speed went from 1.1 / 2.7 / 4.5% and 1.2 / 2.8 / 4.3% to 1.3 / 2.0 / 3.5% and 1.
 a little lower (mean signed -0.9 and -1.2%, from +0.1 and -0.0%), as a narrower spread
 queues less.
 
+And a batch that wakes beside another model's running one shares the core as the replay's
+did (``wake_law``, fit on the replay's joins as the profiler fits it on its own replay,
+:mod:`perseus.profile.wakeup`). The profile's replay runs four models at once; the shared
+cases' replays, two. In the six ``bench_validate.py`` runs kept on 2026-12-07 (04:52 to
+09:08), the joins of the 18 shared replays fit preempt 0.47-0.63 (median 0.55), slice
+2.75-5.25 ms (median 3.0) and sharing 0.90-1.06, where the profiles they ran with read
+0.68 / 3.25 ms / 1.07 and 0.67 / 3.0 ms / 1.02: a woken batch took the core from the
+running one less often than in the profile's replay. Re-simulated at replay speed on
+those runs' arrivals (the 36 shared model-case rows, validate's seed, against the mean of
+their replays), the mean absolute p50 / p95 / p99 error went from 1.0 / 2.7 / 3.6% to 0.8
+/ 1.7 / 3.0%, the mean signed one from -0.2 / +1.7 / +2.5% to +0.1 / +0.2 / +0.6%, and
+the rows within all three latency targets from 32 to 34 (shared Poisson MobileNetV2's p99
+at 07:44 and 08:25 from +7.2 and +7.0% to +4.0 and +4.9%). A host of one model has no
+joins and keeps its profile's law. Assumption: one law for every host of the placement
+(fit on all of them, with each host type's interference).
+
 How far the machine's speed alone moves the prediction: the simulation is run once more
 with every model ``SPEED_NUDGE`` slower than the replay's speed (``ReplaySpeed.nudged``),
 and :func:`sensitivity` gives, per latency figure, its change per 1% slower host. Near
@@ -132,10 +148,12 @@ from typing import Any
 
 import numpy as np
 
+from perseus.config.profile import Profile
 from perseus.config.scenario import LoadedScenario
 from perseus.metrics import Window
 from perseus.profile.drift import measured_speed_path
 from perseus.profile.spread import fit_batch_spread
+from perseus.profile.wakeup import fit_wake_law, replay_joins
 from perseus.sim.trace import RequestTable, SimTrace
 from perseus.simulation import simulate_one
 from perseus.validate.compare import (arrival_work_ms, simulated_batch_ms, stage_summary, traced_batches,
@@ -289,10 +307,12 @@ def following_the_replay(loaded: LoadedScenario, replayed: RequestTable, window:
     """The scenario whose hosts compute at the speed the replay measured, bin by bin
     (``Profile.speed_path``, :func:`perseus.profile.drift.measured_speed_path` on its traced
     batches, centred on the window), their batches spread around it as the replay's lone
-    batches did (``Profile.batch_spread``, :func:`perseus.profile.spread.fit_batch_spread`);
-    the module docstring says why. Each as profiled where the traces give none. Without
-    ``path``, the spread only: for a run other than the replay, whose seconds do not line
-    up with its own (``validate --calibrate``)."""
+    batches did (``Profile.batch_spread``, :func:`perseus.profile.spread.fit_batch_spread`),
+    and a batch that wakes beside another model's shares the core as the replay's did
+    (``Profile.wake_law``, :func:`perseus.profile.wakeup.fit_wake_law`, with each host
+    type's interference); the module docstring says why. Each as profiled where the traces
+    give none. Without ``path``, no speed path: for a run other than the replay, whose
+    seconds do not line up with its own (``validate --calibrate``)."""
     frame = traced_requests([replayed])
     if frame is None:
         return loaded
@@ -300,8 +320,13 @@ def following_the_replay(loaded: LoadedScenario, replayed: RequestTable, window:
     measured = {"batch_spread": fit_batch_spread(frame, work_ms)}
     if path:
         measured["speed_path"] = measured_speed_path(frame, work_ms, PATH_BIN_S, (window.start_s, window.end_s))
-    update = {key: value for key, value in measured.items() if value is not None}
-    return loaded.model_copy(update={"profiles": {host_type: profile.model_copy(update=update)
+
+    def following(profile: Profile) -> Profile:
+        law = fit_wake_law(replay_joins(frame, profile.interference))
+        update = {key: value for key, value in {**measured, "wake_law": law}.items() if value is not None}
+        return profile.model_copy(update=update)
+
+    return loaded.model_copy(update={"profiles": {host_type: following(profile)
                                                   for host_type, profile in loaded.profiles.items()}})
 
 
