@@ -73,16 +73,22 @@ def device_joins(batches: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             pd.DataFrame(joins, columns=["model", "partner", "ms"]))
 
 
+def host_joins(batches: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`device_joins` of batches (model, size, start, end; ``host`` where there are
+    several), each host its own device, their ``alone`` and their ``joins`` put together."""
+    hosts = [device for _, device in batches.groupby("host", sort=False)] if "host" in batches else []
+    split = [device_joins(device.sort_values("start", kind="stable").reset_index(drop=True))
+             for device in hosts or [batches]]
+    return (pd.concat([alone for alone, _ in split], ignore_index=True),
+            pd.concat([joins for _, joins in split], ignore_index=True))
+
+
 def replay_joins(requests: pd.DataFrame, interference: dict[str, dict[str, float]]) -> pd.DataFrame:
     """The joins of the replay (module docstring): model, partner, ``ms`` (its batch
     time), ``alone_ms`` (``w``) and ``slowdown`` (``S``); models with fewer than
     ``MIN_ALONE`` batches that overlapped nothing are left out. Where the requests name
     their ``host`` (``validate``'s runs), each host is its own device."""
-    batches = replay_batches(requests)
-    hosts = [device for _, device in batches.groupby("host", sort=False)] if "host" in batches else []
-    split = [device_joins(device.reset_index(drop=True)) for device in hosts or [batches]]
-    alone = pd.concat([device_alone for device_alone, _ in split], ignore_index=True)
-    frame = pd.concat([device_joined for _, device_joined in split], ignore_index=True)
+    alone, frame = host_joins(replay_batches(requests))
     counts = alone.groupby("model")["ms"].agg(["median", "size"])
     medians = counts.loc[counts["size"] >= MIN_ALONE, "median"]
     frame = frame[frame["model"].isin(medians.index)].copy()

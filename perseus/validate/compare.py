@@ -25,8 +25,7 @@ from perseus.metrics import Window
 from perseus.profile.drift import fit_speed_drift
 from perseus.profile.ingress import fit_arrival_work
 from perseus.profile.spread import fit_batch_spread
-from perseus.profile.wakeup import fit_wake_law, replay_joins
-from perseus.profile.wakeup import device_joins, replay_batches
+from perseus.profile.wakeup import fit_wake_law, host_joins, replay_batches, replay_joins
 from perseus.sim.trace import RequestTable, SimTrace
 
 LATENCY_ERRORS = ("mean", "p50", "p95", "p99")
@@ -93,19 +92,13 @@ def simulated_batches(trace: SimTrace, window: Window) -> pd.DataFrame:
 def batch_of_one_ms(runs: list[pd.DataFrame]) -> dict[str, dict[str, dict[str, float]]]:
     """Per model: p5 / p50 / p95 (ms) and count (``n``) of its batches of one that ran
     ``alone`` and of those that ``joined`` a running batch of another model
-    (:func:`perseus.profile.wakeup.device_joins`), over every host of every run."""
-    alone, joins = [], []
-    for batches in runs:
-        for _, device in batches.groupby("host"):
-            a, j = device_joins(device.sort_values("start", kind="stable").reset_index(drop=True))
-            alone.append(a)
-            joins.append(j)
-    kinds = {"alone": pd.concat(alone) if alone else None, "joined": pd.concat(joins) if joins else None}
+    (:func:`perseus.profile.wakeup.host_joins`), over every host of every run."""
+    split = [host_joins(batches) for batches in runs]
     result: dict[str, dict[str, dict[str, float]]] = {}
-    for kind, frame in kinds.items():
-        if frame is None:
+    for kind, frames in (("alone", [alone for alone, _ in split]), ("joined", [joins for _, joins in split])):
+        if not frames:
             continue
-        for model, ms in frame.groupby("model")["ms"]:
+        for model, ms in pd.concat(frames).groupby("model")["ms"]:
             p5, p50, p95 = np.percentile(ms, [5, 50, 95])
             result.setdefault(str(model), {})[kind] = {"p5": float(p5), "p50": float(p50), "p95": float(p95),
                                                        "n": int(len(ms))}
