@@ -122,8 +122,14 @@ those runs' arrivals (the 36 shared model-case rows, validate's seed, against th
 their replays), the mean absolute p50 / p95 / p99 error went from 1.0 / 2.7 / 3.6% to 0.8
 / 1.7 / 3.0%, the mean signed one from -0.2 / +1.7 / +2.5% to +0.1 / +0.2 / +0.6%, and
 the rows within all three latency targets from 32 to 34 (shared Poisson MobileNetV2's p99
-at 07:44 and 08:25 from +7.2 and +7.0% to +4.0 and +4.9%). A host of one model has no
-joins and keeps its profile's law. Assumption: one law for every host of the placement
+at 07:44 and 08:25 from +7.2 and +7.0% to +4.0 and +4.9%). On the kept arrivals of the
+two runs made with it (12:52 and 13:37, six shared rows each), the profile's law would
+have given 2.3 / 4.8 / 5.9% and 2.7 / 3.8 / 4.8% (2 and 1 rows within the three latency
+targets), the replay's gave 1.5 / 2.6 / 3.9% and 2.2 / 3.6 / 4.4% (4 and 3). Why the
+profile's law preempts more: a woken batch takes the core more often the longer the
+running batch has run (the README has the figures), and the profile's replay, with VGG-11
+and ResNet-50 among its models, has more of its joins beside an old batch. A host of one
+model has no joins and keeps its profile's law. Assumption: one law for every host of the placement
 (fit on all of them, with each host type's interference).
 
 How far the machine's speed alone moves the prediction: the simulation is run once more
