@@ -125,11 +125,12 @@ the rows within all three latency targets from 32 to 34 (shared Poisson MobileNe
 at 07:44 and 08:25 from +7.2 and +7.0% to +4.0 and +4.9%). On the kept arrivals of the
 two runs made with it (12:52 and 13:37, six shared rows each), the profile's law would
 have given 2.3 / 4.8 / 5.9% and 2.7 / 3.8 / 4.8% (2 and 1 rows within the three latency
-targets), the replay's gave 1.5 / 2.6 / 3.9% and 2.2 / 3.6 / 4.4% (4 and 3). Why the
-profile's law preempts more: a woken batch takes the core more often the longer the
+targets), the replay's gave 1.5 / 2.6 / 3.9% and 2.2 / 3.6 / 4.4% (4 and 3). Partly why
+the profile's law preempts more: a woken batch takes the core more often the longer the
 running batch has run (the README has the figures), and the profile's replay, with VGG-11
-and ResNet-50 among its models, has more of its joins beside an old batch. A host of one
-model has no joins and keeps its profile's law. Assumption: one law for every host of the placement
+and ResNet-50 among its models, has more of its joins beside an old batch; but a law fit
+on its joins beside young batches alone did no better than its own. A host of one model
+has no joins and keeps its profile's law. Assumption: one law for every host of the placement
 (fit on all of them, with each host type's interference).
 
 How far the machine's speed alone moves the prediction: the simulation is run once more
