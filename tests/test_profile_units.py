@@ -125,6 +125,28 @@ def test_summary_from_raw_windows():
     assert switch_matrix(frame) == {"a": {"b": 0.75}}
 
 
+def _switch_windows(model, partner, server_ms, alone_ms):
+    return [{**_row("switch", model, 1, server, 0, 1, partner), "window": window, "alone_batch_ms": alone}
+            for window, (server, alone) in enumerate(zip(server_ms, alone_ms))]
+
+
+def test_a_switch_cost_is_pooled_over_the_pairs_and_never_negative():
+    """One window whose alone reference ran slow made the mean of the pair's differences
+    negative (as on the EPYC host of 2026-12-07: ResNet-18 2.8 ms faster after MobileNetV2)."""
+    noisy = pd.DataFrame(_switch_windows("a", "b", [10.5, 10.4, 10.6], [10.0, 10.0, 10.0])
+                         + _switch_windows("b", "a", [20.8, 21.2, 21.0], [20.0, 20.0, 20.0])
+                         + _switch_windows("a", "c", [10.4, 10.5, 10.3], [10.0, 10.0, 14.0]), columns=COLUMNS)
+    matrix = switch_matrix(noisy)
+    assert matrix["a"]["c"] >= 0.0 and matrix["a"]["b"] > 0.0 and matrix["b"]["a"] > 0.0
+    faster = pd.DataFrame(_switch_windows("a", "b", [9.5, 9.6, 9.4], [10.0, 10.0, 10.0])
+                          + _switch_windows("b", "a", [19.0, 19.4, 19.2], [20.0, 20.0, 20.0]), columns=COLUMNS)
+    assert switch_matrix(faster) == {"a": {"b": 0.0}, "b": {"a": 0.0}}
+    apart = pd.DataFrame(_switch_windows("a", "b", [12.0, 12.02, 11.98], [10.0, 10.0, 10.0])
+                         + _switch_windows("b", "a", [20.0, 20.04, 19.96], [20.0, 20.0, 20.0]), columns=COLUMNS)
+    assert switch_matrix(apart)["a"]["b"] == pytest.approx(2.0, abs=0.02)   # pairs far apart keep their own
+    assert switch_matrix(apart)["b"]["a"] == pytest.approx(0.0, abs=0.02)
+
+
 def test_cold_start_share_of_a_larger_batch_at_batch_1s_duty_cycle():
     """Batch 1: 9 ms back to back, 12 ms after 100 ms (overhead 2 ms: duty 12/114). A batch
     of 8: 60 ms back to back, 66 ms after 800 ms (overhead 4 ms: duty 66/870, colder than

@@ -25,7 +25,8 @@ judged). Conventions, stated once:
   less one, over batch 1's slowdown at that duty cycle (``compute / (compute + idle)``);
 * ``instance_scaling[n]`` = throughput with n busy instances / throughput with one;
 * ``switch_ms[a][b]`` = a's batch-1 compute alternating with b's less a's compute alone in
-  a window right before each;
+  a window right before each, as a ratio pooled towards the host's over all pairs and at
+  least 0;
 * ``wake_slice_ms`` = how long a batch that starts beside a running one has the core to
   itself (a woken thread's slice): fitted to the interference points, ``beside = q +
   (alone - q) * S`` across batch sizes, the median over pairs weighted towards short
@@ -404,13 +405,26 @@ def _slowdowns(points: list[tuple[float, float]], q: float) -> list[float]:
 
 
 def switch_matrix(frame: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """``matrix[a][b]``: extra ms of a's batch right after a batch of b ran (a switch):
-    a's compute alternating with b less a's compute alone in the window just before, so
-    that a drifting machine speed cancels out."""
-    matrix: dict[str, dict[str, float]] = {}
+    """``matrix[a][b]``: extra ms of a's batch right after a batch of b ran (a switch).
+
+    Each window gives a's compute alternating with b over a's compute alone in the window
+    just before (so that a drifting machine speed cancels out); a pair's log ratios are
+    pooled towards the host's over all pairs as far as the pairs differ by their windows'
+    noise (:mod:`perseus.profile.pooling`), and the ratio less one, times a's compute
+    alone, is the extra. A switch only adds work (b's data displaced a's from the caches),
+    so a pair that comes out faster after b, the noise of a few windows, costs 0: on the
+    AMD EPYC host of 2026-12-07 one pair's three windows read -0.3, -0.5 and -7.5 ms (its
+    alone window 26 ms where its neighbours read 19-20), and the mean of such differences
+    had ResNet-18 computing 2.8 ms less after MobileNetV2."""
+    logs, alone = {}, {}
     for rows in point_rows(frame).values():
         first = rows.iloc[0]
         if first["phase"] == "switch":
-            extra = _weighted(rows, "server_batch_ms") - _weighted(rows, "alone_batch_ms")
-            matrix.setdefault(first["model"], {})[first["partner"]] = round(extra, 4)
+            pair = (first["model"], first["partner"])
+            logs[pair] = np.log(rows["server_batch_ms"].to_numpy(float) / rows["alone_batch_ms"].to_numpy(float))
+            alone[pair] = _weighted(rows, "alone_batch_ms")
+    matrix: dict[str, dict[str, float]] = {}
+    for (model, partner), log_ratio in shrunk_means(logs).items():
+        extra = max(float(np.expm1(log_ratio)) * alone[model, partner], 0.0)
+        matrix.setdefault(model, {})[partner] = round(extra, 4)
     return matrix
