@@ -374,6 +374,23 @@ def test_the_speed_drift_is_fit_on_each_run_and_host_as_its_own_series():
     assert speed_drift(traced_requests([replace(runs[0], start_s=None)]), None) is None
 
 
+def test_calibrated_the_hosts_speed_wanders_as_the_calibrations_did():
+    """A calibration replay of five minutes on a host whose speed drifts (sigma 0.1, over
+    2 s), on a host profiled with a gentler drift: calibrated (no speed path, its seconds
+    are not the replays'), the hosts draw the drift fit on the calibration; an untraced one
+    keeps the profile's."""
+    prof = profile({"a": {1: 5.0}})
+    prof.speed_drift = SpeedDrift(sigma=0.1, tau_s=2.0)
+    replayed = one_host(prof, {"a": ModelConfig()}, {"a": poisson(40, 12000, 1)}, seed=1).requests
+    profiled = SpeedDrift(sigma=0.03, tau_s=5.0)
+    loaded = with_every_profile(load_scenario(ROOT / "scenarios/co-serving.yaml"), speed_drift=profiled)
+    calibrated = following_the_replay(loaded, replayed, Window(10.0, 300.0), path=False).profiles.values()
+    assert calibrated and all(p.speed_path is None for p in calibrated)
+    assert all(p.speed_drift.sigma == pytest.approx(0.1, rel=0.3) for p in calibrated)
+    untraced = following_the_replay(loaded, replace(replayed, start_s=None), Window(10.0, 300.0), path=False)
+    assert all(p.speed_drift == profiled for p in untraced.profiles.values())
+
+
 def test_a_replays_speed_is_read_in_the_window_from_its_traces_else_from_the_statistics():
     """A replay of 5 ms batches whose 10 s of warm-up computed 1.5 times as long: read from
     its traces in the window, batches of one took 5 ms; untraced, Triton's statistics over

@@ -173,8 +173,8 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
     warm-up of another draw of the same workload (seed plus ``CALIBRATION_SEED``) on the
     placement deployed as for the replays, and is solved as a replay is
     (:func:`_solved_speed`) but without its speed path, whose seconds do not line up
-    with the replays': a prediction calibrated on the host minutes before, of a run it
-    has not seen. Its requests are not kept. In ``bench_validate.py --repeat 2 --calibrate
+    with the replays' (its hosts draw the speed drift fit on it instead): a prediction
+    calibrated on the host minutes before, of a run it has not seen. Its requests are not kept. In ``bench_validate.py --repeat 2 --calibrate
     60`` (2026-12-07 10:43, the profile measured at 07:31, the host 3-9% faster than it
     in the replays), the simulation as profiled met every latency target on 3 of the 9
     model-case rows (mean absolute p50 / p95 / p99 error 2.0 / 9.2 / 11.7%), as calibrated

@@ -94,6 +94,15 @@ ways) and the shared spiky host (8.0 to 12.1%, its rows within all three from 2 
 18). Read more roughly (every batch that overlapped no other model's, the front end's
 work left in), bins of 1 s gave 1.2 / 4.8 / 8.0% and of 0.5 s 1.2 / 4.9 / 6.9%.
 Assumption: the path of a placement's hosts of one type is their mean, as the law is.
+A calibration replay (``validate --calibrate``) has no path to give the replays after it,
+so there the hosts draw the drift law fit on the calibration instead of the profile's.
+On the AMD EPYC host of 2026-12-07 (the ``bench_validate.py`` run kept at 15:10, its
+profile measured at 14:48-15:09 and summarised again at 15:54), each replay simulated at
+its own speed without its path gave 2.0 / 5.7 / 11.4% with the profile's drift (sigma
+0.033 over 15 s; 1 of 9 model-case rows within all three latency targets) and 1.6 / 2.9
+/ 9.2% with the drift fit on the replay (sigma 0.02-0.13 over 0.6-30 s; 2 of 9), against
+1.6 / 3.6 / 8.2% following its path (4 of 9). That run's calibrated rows (the profile's
+drift, its summary of 15:09) were 8.7 / 16.7 / 21.9% off, with 0 of 9 within the targets.
 
 Around that path the batches spread as the replay's own lone batches did around their
 neighbours (``batch_spread``, fit as the profiler fits it, :mod:`perseus.profile.spread`):
@@ -158,7 +167,7 @@ import numpy as np
 from perseus.config.profile import Profile
 from perseus.config.scenario import LoadedScenario
 from perseus.metrics import Window
-from perseus.profile.drift import measured_speed_path
+from perseus.profile.drift import fit_speed_drift, measured_speed_path
 from perseus.profile.spread import fit_batch_spread
 from perseus.profile.wakeup import fit_wake_law, replay_joins
 from perseus.sim.trace import RequestTable, SimTrace
@@ -318,8 +327,10 @@ def following_the_replay(loaded: LoadedScenario, replayed: RequestTable, window:
     and a batch that wakes beside another model's shares the core as the replay's did
     (``Profile.wake_law``, :func:`perseus.profile.wakeup.fit_wake_law`, with each host
     type's interference); the module docstring says why. Each as profiled where the traces
-    give none. Without ``path``, no speed path: for a run other than the replay, whose
-    seconds do not line up with its own (``validate --calibrate``)."""
+    give none. Without ``path``, for a run other than the replay, whose seconds do not line
+    up with its own (``validate --calibrate``), no speed path: the hosts draw their speed's
+    wander from the law fit on the replay (``Profile.speed_drift``,
+    :func:`perseus.profile.drift.fit_speed_drift`) instead."""
     frame = traced_requests([replayed])
     if frame is None:
         return loaded
@@ -327,6 +338,8 @@ def following_the_replay(loaded: LoadedScenario, replayed: RequestTable, window:
     measured = {"batch_spread": fit_batch_spread(frame, work_ms)}
     if path:
         measured["speed_path"] = measured_speed_path(frame, work_ms, PATH_BIN_S, (window.start_s, window.end_s))
+    else:
+        measured["speed_drift"] = fit_speed_drift(frame, work_ms)
 
     def following(profile: Profile) -> Profile:
         law = fit_wake_law(replay_joins(frame, profile.interference))
