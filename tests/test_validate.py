@@ -20,6 +20,7 @@ from perseus.config.scenario import ModelConfig, load_scenario
 from perseus.triton.client import TritonClient
 from perseus.triton.server import EmbeddedServer
 from perseus.validate.compare import model_error, union_length
+from perseus.validate.run import CALIBRATION_SEED
 from perseus.workload import scenario_arrivals
 from triton_helpers import hosts_file, run_cli, start_cli
 
@@ -142,9 +143,14 @@ def test_calibrate_simulates_the_replay_at_the_speeds_a_calibration_replay_measu
     assert calibrated["error"] == {key: pytest.approx(model_error(measured, calibrated["simulated"])[key])
                                    for key in entry["error"]}
     assert "calibrated x" in result.stdout and "calibration" in result.stderr   # its own progress bar
-    requests = pd.read_csv(out.with_suffix(".requests.csv"))   # the calibration's requests are not kept
-    arrivals = scenario_arrivals(load_scenario(path), 3, 12.0)
-    assert (requests.replay == 1).all() and len(requests) == sum(len(times) for times in arrivals.values())
+    requests = pd.read_csv(out.with_suffix(".requests.csv"))   # the calibration's are kept as replay 0
+    loaded = load_scenario(path)
+    arrivals = scenario_arrivals(loaded, 3, 12.0)
+    calibration = scenario_arrivals(loaded, 3 + CALIBRATION_SEED, loaded.scenario.warmup_s + 8)
+    assert set(requests.replay) == {0, 1} and requests.ok.all()
+    assert (requests.replay == 1).sum() == sum(len(times) for times in arrivals.values())
+    assert (requests.replay == 0).sum() == sum(len(times) for times in calibration.values())
+    assert requests[requests.replay == 0].compute_end_s.notna().all()   # traced, for a study of the calibration
 
 
 def test_fail_above_makes_the_exit_status_1(tmp_path):

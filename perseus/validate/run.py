@@ -78,6 +78,7 @@ class Outcome:
 
     results: dict[str, Any]
     logs: dict[str, list[ReplayLog]] = field(default_factory=dict)   # per placement, one per replay
+    calibrations: dict[str, ReplayLog] = field(default_factory=dict)  # per placement, its --calibrate replay
     host_names: dict[str, list[str]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     failure: PerseusError | None = None
@@ -98,9 +99,8 @@ def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement:
                              calibrate_s)
     except KeyboardInterrupt:   # the hosts are restored on the way out; the requests sent are kept
         outcome.interrupted = True
-        for logs in outcome.logs.values():
-            for log in logs:
-                log.interrupted()
+        for log in [*outcome.calibrations.values(), *(log for logs in outcome.logs.values() for log in logs)]:
+            log.interrupted()
         return outcome
     if not outcome.results["placements"] and outcome.failure is None:
         outcome.failure = InputError("no placement of this scenario fits this machine: "
@@ -174,7 +174,7 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
     placement deployed as for the replays, and is solved as a replay is
     (:func:`_solved_speed`) but without its speed path, whose seconds do not line up
     with the replays' (its hosts draw the speed drift fit on it instead): a prediction
-    calibrated on the host minutes before, of a run it has not seen. Its requests are not kept. In ``bench_validate.py --repeat 2 --calibrate
+    calibrated on the host minutes before, of a run it has not seen. Its requests are kept as replay 0. In ``bench_validate.py --repeat 2 --calibrate
     60`` (2026-12-07 10:43, the profile measured at 07:31, the host 3-9% faster than it
     in the replays), the simulation as profiled met every latency target on 3 of the 9
     model-case rows (mean absolute p50 / p95 / p99 error 2.0 / 9.2 / 11.7%), as calibrated
@@ -182,7 +182,7 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
     calibration_window = Window(window.start_s, window.start_s + calibrate_s)
     calibration_arrivals = scenario_arrivals(loaded, seed + CALIBRATION_SEED, calibration_window.end_s)
     replayed, failed = _replay_once(loaded, assignments, cores, name, calibration_arrivals, seed, outcome,
-                                    f"{name} (calibration)", progress, warn, keep=False)
+                                    f"{name} (calibration)", progress, warn, calibration=True)
     if failed:
         raise _replay_failed(name, failed, replayed.log)
     solved = _solved_speed(loaded, name, calibration_arrivals, seed, calibration_window, replayed, path=False)
@@ -227,11 +227,11 @@ def _solved_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndar
 
 def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: dict[int, list[int]], name: str,
                  arrivals: dict[str, np.ndarray], seed: int, outcome: Outcome, label: str,
-                 progress: Callable[[str, int, int], None], warn: Callable[[str], None], keep: bool = True
+                 progress: Callable[[str, int, int], None], warn: Callable[[str], None], calibration: bool = False
                  ) -> tuple[Replayed, dict[str, int]]:
     """Deploy the placement, replay the trace once, and take it down; the failed requests by
-    host. With ``keep``, the replay's log joins ``outcome`` once the hosts are up, so that
-    what it measured is kept whatever happens after."""
+    host. The replay's log joins ``outcome`` once the hosts are up (as its ``calibration``,
+    or one more replay), so that what it measured is kept whatever happens after."""
     scenario = loaded.scenario
     models, index, times = merge_arrivals(arrivals)
     log = ReplayLog(models, index, times)
@@ -241,7 +241,9 @@ def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: d
             router = LiveRouter(replicas, {m: scenario.router_for(model) for m, model in enumerate(models)}, seed)
             before = snapshot(endpoints)
             outcome.host_names[name] = [e.name for e in endpoints]
-            if keep:
+            if calibration:
+                outcome.calibrations[name] = log
+            else:
                 outcome.logs.setdefault(name, []).append(log)
             with tracing(endpoints):
                 replay(endpoints, log, router, lambda sent: progress(label, sent, len(times)))
@@ -407,27 +409,32 @@ def profile_batch_ms(loaded: LoadedScenario, placement: str, model: str) -> dict
 
 
 def requests_csv(outcome: Outcome) -> str:
-    """Every replayed request: placement, replay (from 1), model, host, scheduled and sent
-    time, latency, ok, error, and where the server traced it, when it received it and
-    computed its batch. Of a run stopped by Ctrl-C, the requests it sent."""
+    """Every replayed request: placement, replay (from 1; 0 is the calibration's, another
+    draw of the workload), model, host, scheduled and sent time, latency, ok, error, and
+    where the server traced it, when it received it and computed its batch. Of a run
+    stopped by Ctrl-C, the requests it sent."""
     frames = []
-    for name, logs in outcome.logs.items():
-        names = outcome.host_names[name]
-        for k, log in enumerate(logs, start=1):
-            frame = pd.DataFrame({
-                "placement": name, "replay": k,
-                "model": [log.models[m] for m in log.model],
-                "host": [names[h] if h >= 0 else "" for h in log.host],
-                "scheduled_s": log.scheduled_s, "sent_s": log.sent_s,
-                "latency_ms": (log.finish_s - log.sent_s) * 1e3,
-                "ok": log.ok,
-                "error": [log.errors.get(i, "") for i in range(len(log.model))],
-                "received_s": log.received_s, "compute_start_s": log.start_s, "compute_end_s": log.end_s,
-            })
+    for name in dict.fromkeys([*outcome.calibrations, *outcome.logs]):
+        logs = [(0, outcome.calibrations[name])] if name in outcome.calibrations else []
+        for k, log in logs + list(enumerate(outcome.logs.get(name, []), start=1)):
+            frame = _requests_frame(name, k, log, outcome.host_names[name])
             frames.append(frame[np.isfinite(log.sent_s)] if outcome.interrupted else frame)
     buffer = io.StringIO()
     (pd.concat(frames) if frames else pd.DataFrame()).to_csv(buffer, index=False, float_format="%.6f")
     return buffer.getvalue()
+
+
+def _requests_frame(placement: str, replay: int, log: ReplayLog, names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "placement": placement, "replay": replay,
+        "model": [log.models[m] for m in log.model],
+        "host": [names[h] if h >= 0 else "" for h in log.host],
+        "scheduled_s": log.scheduled_s, "sent_s": log.sent_s,
+        "latency_ms": (log.finish_s - log.sent_s) * 1e3,
+        "ok": log.ok,
+        "error": [log.errors.get(i, "") for i in range(len(log.model))],
+        "received_s": log.received_s, "compute_start_s": log.start_s, "compute_end_s": log.end_s,
+    })
 
 
 def write_outputs(outcome: Outcome, json_path: Path | None, csv_path: Path) -> None:
