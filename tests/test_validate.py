@@ -26,6 +26,9 @@ from triton_helpers import hosts_file, run_cli, start_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = str(ROOT / "profiles/local-cpu.yaml")
+# how many times as long as PROFILE (the Intel host's) a CI machine may compute: the AMD EPYC
+# host of 2026-12-07 took MobileNetV2's batch of one 2.5 times as long (5.69 ms against 2.24)
+SPEEDS = (0.25, 4.0)
 
 
 def scenario(tmp_path: Path, duration: float = 30, rps: float = 25, models: tuple[str, ...] = ("mobilenet_v2",),
@@ -60,7 +63,7 @@ def test_short_validate_on_the_embedded_host(tmp_path):
     times = entry["batch_ms"]                                         # measured, simulated, profiled by size
     assert set(times["simulated"]) == set(entry["batch_sizes"]["simulated"]) and times["measured"]["1"] > 0
     rescaled = entry["at_replay_speed"]                               # the profile at the replay's speed
-    assert 0.5 < rescaled["factor"] < 2 and rescaled["simulated"]["requests"] == measured["requests"]
+    assert SPEEDS[0] < rescaled["factor"] < SPEEDS[1] and rescaled["simulated"]["requests"] == measured["requests"]
     assert -1 < rescaled["slope"] < 1 and "size^" in result.stdout               # the law by batch size
     assert set(rescaled["error"]) == set(error) and "at replay speed" in result.stdout
     assert 0.3 < rescaled["front_end_factor"] < 3 and "front end x" in result.stdout   # from the traces
@@ -138,7 +141,8 @@ def test_calibrate_simulates_the_replay_at_the_speeds_a_calibration_replay_measu
     assert result.returncode == 0, result.stderr
     entry = json.loads(out.read_text())["placements"]["one"]["models"]["mobilenet_v2"]
     calibrated, measured = entry["calibrated"], entry["measured"]
-    assert 0.5 < calibrated["factor"] < 2 and -1 < calibrated["slope"] < 1 and 0.3 < calibrated["front_end_factor"] < 3
+    assert SPEEDS[0] < calibrated["factor"] < SPEEDS[1] and -1 < calibrated["slope"] < 1
+    assert 0.3 < calibrated["front_end_factor"] < 3
     assert calibrated["simulated"]["requests"] == measured["requests"]   # the replay's arrivals, not the calibration's
     assert calibrated["error"] == {key: pytest.approx(model_error(measured, calibrated["simulated"])[key])
                                    for key in entry["error"]}
