@@ -174,11 +174,12 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
     placement deployed as for the replays, and is solved as a replay is
     (:func:`_solved_speed`) but without its speed path, whose seconds do not line up
     with the replays' (its hosts draw the speed drift fit on it instead): a prediction
-    calibrated on the host minutes before, of a run it has not seen. Its requests are kept as replay 0. In ``bench_validate.py --repeat 2 --calibrate
-    60`` (2026-12-07 10:43, the profile measured at 07:31, the host 3-9% faster than it
-    in the replays), the simulation as profiled met every latency target on 3 of the 9
-    model-case rows (mean absolute p50 / p95 / p99 error 2.0 / 9.2 / 11.7%), as calibrated
-    on 7 (2.5 / 2.5 / 3.0%), at each replay's own speed on 9 (0.9 / 1.5 / 2.2%)."""
+    calibrated on the host minutes before, of a run it has not seen. Its requests are kept
+    (replay 0 of the CSV). In ``bench_validate.py --repeat 2 --calibrate 60`` (2026-12-07
+    10:43, the profile measured at 07:31, the host 3-9% faster than it in the replays),
+    the simulation as profiled met every latency target on 3 of the 9 model-case rows
+    (mean absolute p50 / p95 / p99 error 2.0 / 9.2 / 11.7%), as calibrated on 7 (2.5 /
+    2.5 / 3.0%), at each replay's own speed on 9 (0.9 / 1.5 / 2.2%)."""
     calibration_window = Window(window.start_s, window.start_s + calibrate_s)
     calibration_arrivals = scenario_arrivals(loaded, seed + CALIBRATION_SEED, calibration_window.end_s)
     replayed, failed = _replay_once(loaded, assignments, cores, name, calibration_arrivals, seed, outcome,
@@ -425,6 +426,7 @@ def requests_csv(outcome: Outcome) -> str:
 
 
 def _requests_frame(placement: str, replay: int, log: ReplayLog, names: list[str]) -> pd.DataFrame:
+    """One replay's rows of :func:`requests_csv`; ``names`` are its hosts'."""
     return pd.DataFrame({
         "placement": placement, "replay": replay,
         "model": [log.models[m] for m in log.model],
