@@ -51,12 +51,13 @@ def validate_command(
         outcome = run(loaded, inventory, placement=placement, seed=seed, duration_s=duration, progress=progress,
                       warn=lambda text: err.print(f"[yellow]warning:[/] {text}"), repeat=repeat,
                       calibrate_s=calibrate)
-    if outcome.logs or outcome.calibrations:
+    sent = bool(outcome.replays())
+    if sent:
         write_outputs(outcome, json_out, csv_path)
         err.print(f"requests: {csv_path}" + (f", results: {json_out}" if json_out else ""))
     if outcome.interrupted:
         raise Interrupted("interrupted: the hosts were restored" + (f"; the requests sent are in {csv_path}"
-                                                                     if outcome.logs or outcome.calibrations else ""))
+                                                                     if sent else ""))
     for name, result in outcome.results["placements"].items():
         console.print(error_table(name, result))
         console.print(diagnosis_table(result))

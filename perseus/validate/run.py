@@ -84,6 +84,15 @@ class Outcome:
     failure: PerseusError | None = None
     interrupted: bool = False           # stopped by Ctrl-C; what it measured is kept
 
+    def replays(self) -> list[tuple[str, int, ReplayLog]]:
+        """Every replay's log with its placement and number: 0 for the calibration's, then
+        the replays from 1."""
+        numbered = []
+        for name in dict.fromkeys([*self.calibrations, *self.logs]):
+            first = [(0, self.calibrations[name])] if name in self.calibrations else []
+            numbered += [(name, k, log) for k, log in first + list(enumerate(self.logs.get(name, []), start=1))]
+        return numbered
+
 
 def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement: str | None, seed: int | None,
         duration_s: float | None, progress: Callable[[str, int, int], None], warn: Callable[[str], None],
@@ -99,7 +108,7 @@ def run(loaded: LoadedScenario, inventory: dict[str, Host] | None, *, placement:
                              calibrate_s)
     except KeyboardInterrupt:   # the hosts are restored on the way out; the requests sent are kept
         outcome.interrupted = True
-        for log in [*outcome.calibrations.values(), *(log for logs in outcome.logs.values() for log in logs)]:
+        for _, _, log in outcome.replays():
             log.interrupted()
         return outcome
     if not outcome.results["placements"] and outcome.failure is None:
@@ -415,11 +424,9 @@ def requests_csv(outcome: Outcome) -> str:
     where the server traced it, when it received it and computed its batch. Of a run
     stopped by Ctrl-C, the requests it sent."""
     frames = []
-    for name in dict.fromkeys([*outcome.calibrations, *outcome.logs]):
-        logs = [(0, outcome.calibrations[name])] if name in outcome.calibrations else []
-        for k, log in logs + list(enumerate(outcome.logs.get(name, []), start=1)):
-            frame = _requests_frame(name, k, log, outcome.host_names[name])
-            frames.append(frame[np.isfinite(log.sent_s)] if outcome.interrupted else frame)
+    for name, k, log in outcome.replays():
+        frame = _requests_frame(name, k, log, outcome.host_names[name])
+        frames.append(frame[np.isfinite(log.sent_s)] if outcome.interrupted else frame)
     buffer = io.StringIO()
     (pd.concat(frames) if frames else pd.DataFrame()).to_csv(buffer, index=False, float_format="%.6f")
     return buffer.getvalue()
