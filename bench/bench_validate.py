@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -116,18 +117,34 @@ def main() -> None:
     args = parser.parse_args()
     tally = Tally()
     if args.summarise:
-        print(f"results kept in {args.summarise}")
-        print_header()
-        for path in sorted(args.summarise.glob("*.json")):
-            for placement in json.loads(path.read_text())["placements"].values():
-                tally.add(path.stem, placement)
+        failed = summarise_kept(args.summarise, tally)
     else:
-        replay_cases(args, tally)
+        failed = replay_cases(args, tally)
     tally.print_summary()
+    if failed:
+        sys.exit("cases left out, failed: " + "; ".join(failed))
 
 
-def replay_cases(args: argparse.Namespace, tally: Tally) -> None:
-    """Validate every case of ``args.cases`` on the embedded host, printing its rows."""
+def summarise_kept(folder: Path, tally: Tally) -> list[str]:
+    """Print the rows of the results kept in ``folder``; the cases whose requests failed,
+    left out."""
+    print(f"results kept in {folder}")
+    print_header()
+    failed = []
+    for path in sorted(folder.glob("*.json")):
+        for placement in json.loads(path.read_text())["placements"].values():
+            if placement["failed_requests"]:
+                failed.append(f"{path.stem}: {placement['failed_requests']} request(s) failed")
+            else:
+                tally.add(path.stem, placement)
+    return failed
+
+
+def replay_cases(args: argparse.Namespace, tally: Tally) -> list[str]:
+    """Validate every case of ``args.cases`` on the embedded host, printing its rows; the
+    cases that failed (a host that died, say), with why. What a failed case measured is
+    kept with ``--keep`` all the same."""
+    failed: list[str] = []
     profile = args.profile or profile_of_this_machine()
     print(f"profile: {profile}")
     print_header()
@@ -141,11 +158,14 @@ def replay_cases(args: argparse.Namespace, tally: Tally) -> None:
             loaded = load_scenario(case_scenario(host, workload, args.duration, folder, profile))
             outcome = run(loaded, None, placement=host, seed=None, duration_s=None,
                           progress=lambda *a: None, warn=print, repeat=args.repeat, calibrate_s=args.calibrate)
-            if outcome.failure:
-                raise outcome.failure
             if args.keep:
                 write_outputs(outcome, folder / f"{case}.json", folder / f"{case}.requests.csv")
+            if outcome.failure:   # the case's rows are left out of the tally; the other cases go on
+                failed.append(f"{case}: {outcome.failure}")
+                print(f"{case} failed: {outcome.failure}", flush=True)
+                continue
             tally.add(case, outcome.results["placements"][host])
+    return failed
 
 
 def print_header() -> None:

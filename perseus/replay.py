@@ -44,6 +44,7 @@ class Endpoint:
     host: Host
     shapes: dict[str, tuple[int, ...]]   # model -> input shape of one item
     trace_file: Path | None = None       # where the server writes request traces (embedded hosts)
+    exit_reason: Callable[[], str | None] | None = None   # embedded hosts: how the server stopped, None while up
 
 
 @dataclass

@@ -185,6 +185,38 @@ def test_host_killed_mid_replay(tmp_path):
     assert json.loads(out.read_text())["placements"]["one"]["failed_requests"] == int((~requests["ok"]).sum())
 
 
+def test_embedded_host_killed_mid_replay_says_how_it_stopped(tmp_path):
+    """validate's own embedded host dies during the replay: the error names the host and
+    the signal that killed its server (whose log is gone once the host is taken down)."""
+    out = tmp_path / "result.json"
+    process = start_cli("validate", str(scenario(tmp_path, duration=30)), "--json", str(out))
+    deadline = time.monotonic() + 120
+    while not (servers := _children_named(process.pid, "tritonserver")):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.2)
+    time.sleep(12.0)                              # up, deployed, and some seconds into the replay
+    os.killpg(servers[0], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 1, stderr
+    assert "local-0" in stderr and "failed" in stderr and "killed by SIGKILL" in stderr, stderr
+    requests = pd.read_csv(out.with_suffix(".requests.csv"))
+    assert requests["ok"].sum() > 100 and (~requests["ok"]).sum() > 100   # kept what was measured
+
+
+def _children_named(parent: int, name: str) -> list[int]:
+    """The processes whose parent is ``parent`` and whose command is ``name``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text()
+        except OSError:
+            continue
+        command, rest = fields[fields.index("(") + 1:fields.rindex(")")], fields[fields.rindex(")") + 2:].split()
+        if command == name and int(rest[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def test_ctrl_c_mid_replay_restores_the_host_and_keeps_what_was_measured(tmp_path):
     """Ctrl-C while a remote host replays: its model is back as it was, the requests sent
     so far are in the CSV, and the run exits 130 without a traceback."""

@@ -170,9 +170,8 @@ class EmbeddedServer:
         client = TritonClient(self.grpc_url, host=self.name)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise HostError(f"tritonserver exited with status {self._process.returncode}: {self.error_line()}",
-                                host=self.name)
+            if (reason := self.exit_reason()) is not None:
+                raise HostError(reason, host=self.name)
             if client.is_ready(self.models):
                 return
             time.sleep(0.2)
@@ -187,6 +186,14 @@ class EmbeddedServer:
         fatal = [line for line in lines if line.startswith("error:")]
         errors = [line for line in lines if line.startswith("E") and not any(h in line for h in _HARMLESS)]
         return (fatal or errors or lines[-1:] or ["(empty server log)"])[0].strip()[:500]
+
+    def exit_reason(self) -> str | None:
+        """How the server stopped, with its most telling log line; None while it runs or
+        before it started (and after :meth:`stop`, which removes its log)."""
+        code = self._process.poll() if self._process is not None else None
+        if code is None:
+            return None
+        return f"tritonserver {_ended(code)}: {self.error_line()}"
 
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -213,6 +220,16 @@ class EmbeddedServer:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _ended(code: int) -> str:
+    """A process's return code in words (negative: the signal that killed it)."""
+    if code >= 0:
+        return f"exited with status {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -124,13 +124,13 @@ def _restore(control: ModelControl, warn: Callable[[str], None]) -> None:
 def _bring_up(a: Assignment, cores: list[int] | None, stack: ExitStack, warn: Callable[[str], None],
               trace_dir: Path | None) -> Endpoint:
     models = list(a.placement.models)
-    trace_file = None
+    trace_file, exit_reason = None, None
     if a.host.embedded:
         trace_file = trace_dir / f"{a.index}.json" if trace_dir else None
         server = EmbeddedServer(models, settings=dict(a.placement.models), cores=cores, name=a.name,
                                 resolution=a.host.resolution, trace_file=trace_file)
         stack.enter_context(server)
-        url = server.grpc_url
+        url, exit_reason = server.grpc_url, server.exit_reason
         host = a.host.model_copy(update={"url": url, "protocol": "grpc"})
     else:
         assert a.host.url is not None
@@ -151,4 +151,4 @@ def _bring_up(a: Assignment, cores: list[int] | None, stack: ExitStack, warn: Ca
     for model, settings in a.placement.models.items():
         control.configure(model, settings)
     shapes = {m: tuple(int(d) for d in client.model_config(m)["input"][0]["dims"]) for m in models}
-    return Endpoint(a.name, url, host, shapes, trace_file)
+    return Endpoint(a.name, url, host, shapes, trace_file, exit_reason)

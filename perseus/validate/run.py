@@ -70,6 +70,7 @@ class Replayed:
 
     log: ReplayLog
     view: ServerView | None
+    exits: dict[str, str] = field(default_factory=dict)   # embedded hosts that stopped during it: how
 
 
 @dataclass
@@ -164,13 +165,18 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
     outcome.results["placements"][name] = compare_placement(loaded, name, replays, seed_runs, speeds, window,
                                                             calibration)
     if failed:
-        raise _replay_failed(name, failed, replays[-1].log)
+        raise _replay_failed(name, failed, replays[-1])
 
 
-def _replay_failed(name: str, failed: dict[str, int], log: ReplayLog) -> HostError:
+def _replay_failed(name: str, failed: dict[str, int], replayed: Replayed) -> HostError:
+    """The error of a replay whose requests to a host failed: how many, the first's error
+    and, for an embedded host that stopped, how (its server's log is gone once it is taken
+    down)."""
     host, count = next(iter(failed.items()))
-    first = next(iter(log.errors.values()))
-    return HostError(f"{count} request(s) failed during the replay of placement {name!r} (first: {first})", host=host)
+    first = next(iter(replayed.log.errors.values()))
+    stopped = f"; {replayed.exits[host]}" if host in replayed.exits else ""
+    return HostError(f"{count} request(s) failed during the replay of placement {name!r} (first: {first}){stopped}",
+                     host=host)
 
 
 def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dict[int, list[int]], name: str,
@@ -194,7 +200,7 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
     replayed, failed = _replay_once(loaded, assignments, cores, name, calibration_arrivals, seed, outcome,
                                     f"{name} (calibration)", progress, warn, calibration=True)
     if failed:
-        raise _replay_failed(name, failed, replayed.log)
+        raise _replay_failed(name, failed, replayed)
     solved = _solved_speed(loaded, name, calibration_arrivals, seed, calibration_window, replayed, path=False)
     if solved is None:
         return None
@@ -259,10 +265,11 @@ def _replay_once(loaded: LoadedScenario, assignments: list[Assignment], cores: d
                 replay(endpoints, log, router, lambda sent: progress(label, sent, len(times)))
             failed = log.failures_by_host([e.name for e in endpoints])
             view = None if failed else difference(snapshot(endpoints), before)
+            exits = {e.name: why for e in endpoints if e.exit_reason and (why := e.exit_reason())}
         for endpoint in endpoints:
             if endpoint.trace_file is not None:
                 log.add_traces(read_trace(endpoint.trace_file))
-    return Replayed(log, view), failed
+    return Replayed(log, view, exits), failed
 
 
 def _front_end_ms(table: RequestTable, loaded: LoadedScenario, window: Window) -> dict[str, float]:
