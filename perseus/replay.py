@@ -75,6 +75,27 @@ class ReplayLog:
         self.start_s = np.full(n, np.nan)
         self.end_s = np.full(n, np.nan)
 
+    @classmethod
+    def from_requests(cls, rows: pd.DataFrame, arrivals: dict[str, np.ndarray], hosts: list[str]) -> ReplayLog:
+        """One replay's log read back from its rows of ``validate``'s requests CSV
+        (:func:`perseus.validate.run.requests_csv`), to study a kept run offline:
+        ``arrivals`` are those it replayed (its rows are in their merged order), ``hosts``
+        the placement's host names by index. The run's clock origin is not kept."""
+        models, index, times = merge_arrivals(arrivals)
+        if len(rows) != len(times) or list(rows["model"]) != [models[m] for m in index]:
+            raise ValueError(f"{len(rows)} rows do not follow the {len(times)} arrivals replayed")
+        log = cls(models, index, times)
+        number = {name: h for h, name in enumerate(hosts)}
+        log.host[:] = [number.get(name, -1) for name in rows["host"].fillna("")]
+        log.sent_s[:] = rows["sent_s"]
+        log.finish_s[:] = rows["sent_s"] + rows["latency_ms"] / 1e3
+        log.ok[:] = rows["ok"]
+        log.errors = {i: error for i, error in enumerate(rows["error"]) if isinstance(error, str) and error}
+        for column, target in (("received_s", log.received_s), ("compute_start_s", log.start_s),
+                               ("compute_end_s", log.end_s)):
+            target[:] = rows[column]
+        return log
+
     def add_traces(self, traces: pd.DataFrame) -> None:
         """Server times of the replayed requests found in a host's traces (other requests,
         such as the reference requests before the replay, carry no row number)."""

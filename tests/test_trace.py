@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
+import pandas as pd
+import pytest
 
 from perseus.metrics import Window
-from perseus.replay import ReplayLog
+from perseus.replay import ReplayLog, merge_arrivals
 from perseus.triton.trace import read_trace
 from perseus.validate.compare import traced_batches
+from perseus.validate.run import Outcome, requests_csv
 
 
 def _request(trace_id: int, request_id: str, stamps: dict[str, int]) -> list[dict]:
@@ -66,3 +70,27 @@ def test_traces_written_on_switching_off_are_read_beside_the_open_file(tmp_path)
     (tmp_path / "trace.json.0").write_text(json.dumps(_request(1, "1", stamps)))
     (tmp_path / "trace.json.1").write_text(json.dumps(_request(1, "2", stamps)))
     assert sorted(read_trace(path)["request_id"]) == ["1", "2"]
+
+
+def test_a_replay_is_read_back_from_the_requests_csv():
+    """validate's requests CSV holds a replay's log whole (to the microsecond), so a kept
+    run can be solved again offline."""
+    arrivals = {"a": np.array([0.0, 0.004]), "b": np.array([0.001, 0.002, 0.003])}
+    models, index, times = merge_arrivals(arrivals)
+    log = ReplayLog(models, index, times)
+    log.host[:] = [1, 0, 0, 1, -1]
+    log.sent_s[:4] = times[:4] + 0.0002
+    log.finish_s[:4] = log.sent_s[:4] + np.array([0.010, 0.012, 0.011, 0.009])
+    log.ok[:3] = True
+    log.errors = {3: "StatusCode.UNAVAILABLE: gone", 4: "interrupted before its answer"}
+    log.received_s[:3] = log.sent_s[:3] + 0.0003
+    log.start_s[:3], log.end_s[:3] = 0.005, 0.009
+    outcome = Outcome({}, logs={"p": [log]}, host_names={"p": ["h0", "h1"]})
+    rows = pd.read_csv(io.StringIO(requests_csv(outcome)))
+    back = ReplayLog.from_requests(rows, arrivals, ["h0", "h1"])
+    assert back.models == models and (back.model == index).all() and (back.host == log.host).all()
+    assert (back.ok == log.ok).all() and back.errors == log.errors
+    for column in ("scheduled_s", "sent_s", "finish_s", "received_s", "start_s", "end_s"):
+        assert np.allclose(getattr(back, column), getattr(log, column), atol=2e-6, equal_nan=True), column
+    with pytest.raises(ValueError, match="do not follow"):
+        ReplayLog.from_requests(rows, {"a": arrivals["a"]}, ["h0", "h1"])

@@ -187,7 +187,7 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
     statistics). The calibration replays ``calibrate_s`` seconds after the scenario's
     warm-up of another draw of the same workload (seed plus ``CALIBRATION_SEED``) on the
     placement deployed as for the replays, and is solved as a replay is
-    (:func:`_solved_speed`) but without its speed path, whose seconds do not line up
+    (:func:`solved_speed`) but without its speed path, whose seconds do not line up
     with the replays' (its hosts draw the speed drift fit on it instead): a prediction
     calibrated on the host minutes before, of a run it has not seen. Its requests are kept
     (replay 0 of the CSV). In ``bench_validate.py --repeat 2 --calibrate 60`` (2026-12-07
@@ -201,7 +201,7 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
                                     f"{name} (calibration)", progress, warn, calibration=True)
     if failed:
         raise _replay_failed(name, failed, replayed)
-    solved = _solved_speed(loaded, name, calibration_arrivals, seed, calibration_window, replayed, path=False)
+    solved = solved_speed(loaded, name, calibration_arrivals, seed, calibration_window, replayed, path=False)
     if solved is None:
         return None
     here, speed = solved
@@ -212,16 +212,16 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
 def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
                      replayed: Replayed) -> ReplaySpeed | None:
     """The speeds one replay computed at and its simulation at them, its host following
-    the speed the replay measured (:func:`_solved_speed`), with its ``nudged``
+    the speed the replay measured (:func:`solved_speed`), with its ``nudged``
     simulation; None without its statistics."""
-    solved = _solved_speed(loaded, name, arrivals, seed, window, replayed, path=True)
+    solved = solved_speed(loaded, name, arrivals, seed, window, replayed, path=True)
     if solved is None:
         return None
     here, speed = solved
     return nudged(here, name, arrivals, seed, window, speed)
 
 
-def _solved_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
+def solved_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
                   replayed: Replayed, *, path: bool) -> tuple[LoadedScenario, ReplaySpeed] | None:
     """The host as one replay measured it, spreading its batches as the replay's did and,
     with ``path``, following its speed second by second
@@ -294,7 +294,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     wake law, the last with the interference of the placement's first host."""
     scenario = loaded.scenario
     prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
-    measured_traces = [_measured_trace(r, len(scenario.placements[name]), window) for r in replays]
+    measured_traces = [measured_trace(r, len(scenario.placements[name]), window) for r in replays]
     per_replay = [placement_summary(t, scenario, name, window, prices) for t in measured_traces]
     measured = combine(per_replay)
     simulated = seed_runs[0]
@@ -371,7 +371,7 @@ def _mean_sensitivity(per_replay: list[dict[str, float | None]]) -> dict[str, fl
             for key in per_replay[0]}
 
 
-def _measured_trace(replayed: Replayed, hosts: int, window: Window) -> SimTrace:
+def measured_trace(replayed: Replayed, hosts: int, window: Window) -> SimTrace:
     """One replay as the simulator's trace, so that the same code summarises both."""
     log = replayed.log
     span = float(np.nanmax(log.finish_s)) if np.isfinite(log.finish_s).any() else window.end_s
