@@ -5,7 +5,7 @@ solved again offline.
 before the replays (after the warm-up; no speed path, its seconds not being theirs) and
 predicts the replays from them. Here, per kept case, the first L seconds after the
 warm-up of one replay are solved as such a calibration
-(:func:`perseus.validate.run.solved_speed` with ``path=False``), and the simulation at
+(:func:`perseus.validate.run.calibrated_prediction`), and the simulation at
 those speeds is compared with the other replay of the same arrivals, for each L of
 ``--lengths`` and both orders of the two replays. A length that covers the whole replay
 has seen the very spikes it predicts (of another replay), so compare lengths on the
@@ -26,11 +26,10 @@ import pandas as pd
 from perseus.config.scenario import LoadedScenario, load_scenario
 from perseus.metrics import Window, placement_summary
 from perseus.replay import ReplayLog
-from perseus.simulation import simulate_one, window_of
+from perseus.simulation import window_of
 from perseus.validate.compare import model_error
 from perseus.validate.observe import ServerView
-from perseus.validate.run import Replayed, measured_trace, solved_speed
-from perseus.validate.speed import at_speeds
+from perseus.validate.run import Replayed, calibrated_prediction, measured_trace
 from perseus.workload import scenario_arrivals
 
 LATENCY_TARGETS = {"p50": 0.03, "p95": 0.05, "p99": 0.08}
@@ -89,10 +88,10 @@ def calibrated_summary(loaded: LoadedScenario, name: str, rows: pd.DataFrame, ho
     cut = rows[rows["scheduled_s"] < calibration.end_s]
     no_statistics = ServerView([{} for _ in hosts])   # the CSV keeps none; the traced batches give the speeds
     replay = Replayed(ReplayLog.from_requests(cut, early, hosts), view=no_statistics)
-    here, speed = solved_speed(loaded, name, early, loaded.scenario.seed, calibration, replay, path=False)
-    trace = simulate_one(at_speeds(here, speed.factors, speed.front_ends, speed.slopes), name, arrivals,
-                         loaded.scenario.seed, window)
-    return placement_summary(trace, loaded.scenario, name, window, prices)
+    speed = calibrated_prediction(loaded, name, replay, early, calibration, arrivals, loaded.scenario.seed, window)
+    if speed is None:
+        raise SystemExit(f"{name}: the kept requests hold no traced batches to solve a speed from")
+    return placement_summary(speed.trace, loaded.scenario, name, window, prices)
 
 
 if __name__ == "__main__":

@@ -187,7 +187,7 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
     statistics). The calibration replays ``calibrate_s`` seconds after the scenario's
     warm-up of another draw of the same workload (seed plus ``CALIBRATION_SEED``) on the
     placement deployed as for the replays, and is solved as a replay is
-    (:func:`solved_speed`) but without its speed path, whose seconds do not line up
+    (:func:`_solved_speed`) but without its speed path, whose seconds do not line up
     with the replays' (its hosts draw the speed drift fit on it instead): a prediction
     calibrated on the host minutes before, of a run it has not seen. Its requests are kept
     (replay 0 of the CSV). In ``bench_validate.py --repeat 2 --calibrate 60`` (2026-12-07
@@ -201,7 +201,17 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
                                     f"{name} (calibration)", progress, warn, calibration=True)
     if failed:
         raise _replay_failed(name, failed, replayed)
-    solved = solved_speed(loaded, name, calibration_arrivals, seed, calibration_window, replayed, path=False)
+    return calibrated_prediction(loaded, name, replayed, calibration_arrivals, calibration_window, arrivals, seed,
+                                 window)
+
+
+def calibrated_prediction(loaded: LoadedScenario, name: str, calibration: Replayed,
+                          calibration_arrivals: dict[str, np.ndarray], calibration_window: Window,
+                          arrivals: dict[str, np.ndarray], seed: int, window: Window) -> ReplaySpeed | None:
+    """The speeds a ``calibration`` replay of ``calibration_arrivals`` measured in
+    ``calibration_window``, solved as a replay is (:func:`_solved_speed`) but without its
+    speed path, and the simulation of ``arrivals`` at them (None without its statistics)."""
+    solved = _solved_speed(loaded, name, calibration_arrivals, seed, calibration_window, calibration, path=False)
     if solved is None:
         return None
     here, speed = solved
@@ -212,16 +222,16 @@ def _calibrate(loaded: LoadedScenario, assignments: list[Assignment], cores: dic
 def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
                      replayed: Replayed) -> ReplaySpeed | None:
     """The speeds one replay computed at and its simulation at them, its host following
-    the speed the replay measured (:func:`solved_speed`), with its ``nudged``
+    the speed the replay measured (:func:`_solved_speed`), with its ``nudged``
     simulation; None without its statistics."""
-    solved = solved_speed(loaded, name, arrivals, seed, window, replayed, path=True)
+    solved = _solved_speed(loaded, name, arrivals, seed, window, replayed, path=True)
     if solved is None:
         return None
     here, speed = solved
     return nudged(here, name, arrivals, seed, window, speed)
 
 
-def solved_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
+def _solved_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
                   replayed: Replayed, *, path: bool) -> tuple[LoadedScenario, ReplaySpeed] | None:
     """The host as one replay measured it, spreading its batches as the replay's did and,
     with ``path``, following its speed second by second
