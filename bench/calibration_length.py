@@ -29,7 +29,7 @@ from perseus.replay import ReplayLog
 from perseus.simulation import window_of
 from perseus.validate.compare import model_error
 from perseus.validate.observe import ServerView
-from perseus.validate.run import Replayed, calibrated_prediction, measured_trace
+from perseus.validate.run import Replayed, calibrated_prediction, expected_summary, measured_trace
 from perseus.workload import scenario_arrivals
 
 LATENCY_TARGETS = {"p50": 0.03, "p95": 0.05, "p99": 0.08}
@@ -73,15 +73,14 @@ def case_errors(folder: Path, case: str, lengths: list[float]) -> Iterator[tuple
         measured = placement_summary(measured_trace(replay, len(hosts), window), loaded.scenario, name, window, prices)
         for length in lengths:
             simulated = calibrated_summary(loaded, name, requests[requests["replay"] == calibrating], hosts,
-                                           arrivals, Window(window.start_s, window.start_s + length), window, prices)
+                                           arrivals, Window(window.start_s, window.start_s + length), window)
             for model in loaded.scenario.models:
                 yield (length, model, f"{calibrating}->{predicted}",
                        model_error(measured["models"][model], simulated["models"][model]))
 
 
 def calibrated_summary(loaded: LoadedScenario, name: str, rows: pd.DataFrame, hosts: list[str],
-                       arrivals: dict[str, np.ndarray], calibration: Window, window: Window,
-                       prices: dict[str, float]) -> dict:
+                       arrivals: dict[str, np.ndarray], calibration: Window, window: Window) -> dict:
     """The replay's arrivals simulated at the speeds the requests of ``rows`` measured up
     to the end of ``calibration``, solved as ``validate --calibrate`` solves its own."""
     early = {model: times[times < calibration.end_s] for model, times in arrivals.items()}
@@ -91,7 +90,7 @@ def calibrated_summary(loaded: LoadedScenario, name: str, rows: pd.DataFrame, ho
     speed = calibrated_prediction(loaded, name, replay, early, calibration, arrivals, loaded.scenario.seed, window)
     if speed is None:
         raise SystemExit(f"{name}: the kept requests hold no traced batches to solve a speed from")
-    return placement_summary(speed.trace, loaded.scenario, name, window, prices)
+    return expected_summary(speed.seed_runs, loaded, name, window)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from perseus.config.scenario import ModelConfig, load_scenario
 from perseus.triton.client import TritonClient
 from perseus.triton.server import EmbeddedServer
 from perseus.validate.compare import model_error, union_length
-from perseus.validate.run import CALIBRATION_SEED
+from perseus.validate.run import CALIBRATION_SEED, SEED_RUNS
 from perseus.workload import scenario_arrivals
 from triton_helpers import hosts_file, run_cli, start_cli
 
@@ -109,7 +109,7 @@ def test_repeat_compares_the_simulation_with_the_mean_of_the_replays(tmp_path):
     assert placement["replays"] == 2 and len(runs) == 2
     a, b = (run["latency_ms"] for run in runs)   # the two replays of the same arrivals: the noise floor
     assert entry["replay_spread"] == {key: pytest.approx(abs(a[key] / b[key] - 1)) for key in ("p50", "p95", "p99")}
-    assert "noise floor" in result.stdout and "5 seeds" in result.stdout
+    assert "noise floor" in result.stdout and f"{SEED_RUNS} seeds" in result.stdout
     assert set(entry["seed_spread"]) == {"p50", "p95", "p99"}   # the profile's draws part the simulations
     assert all(0 < value < 1 for value in entry["seed_spread"].values())
     assert measured["requests"] == entry["simulated"]["requests"]
@@ -119,6 +119,8 @@ def test_repeat_compares_the_simulation_with_the_mean_of_the_replays(tmp_path):
         low, high = measured["latency_ms_ci95"][key]
         assert low <= mean <= high
         simulated = entry["simulated"]["latency_ms"][key]
+        low, high = entry["simulated"]["latency_ms_ci95"][key]   # the mean over the seeds, which part
+        assert low < simulated < high
         assert entry["error"][key] == pytest.approx(simulated / mean - 1)
         for run in runs:                                              # each replay against the same simulation
             assert run["error"][key] == pytest.approx(simulated / run["latency_ms"][key] - 1)

@@ -59,7 +59,7 @@ from perseus.replay import LiveRouter, ReplayLog, merge_arrivals, replay
 from perseus.workload import scenario_arrivals
 
 LATENESS_LIMIT_MS = 1.0
-SEED_RUNS = 5   # simulations of the same arrivals whose spread ``seed_spread`` gives
+SEED_RUNS = 20   # simulations of the same arrivals: each prediction is their mean, ``seed_spread`` their spread
 CALIBRATION_SEED = 1000   # the calibration's arrivals: the scenario's workload drawn at its seed plus this
 
 
@@ -159,11 +159,10 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
         replays.append(replayed)
         if failed:
             break
-    simulated = simulate_one(loaded, name, arrivals, seed, window)
-    seed_runs = [simulated, *(simulate_one(loaded, name, arrivals, seed + k, window) for k in range(1, SEED_RUNS))]
     speeds = [_at_replay_speed(loaded, name, arrivals, seed, window, r) for r in replays]
-    outcome.results["placements"][name] = compare_placement(loaded, name, replays, seed_runs, speeds, window,
-                                                            calibration)
+    outcome.results["placements"][name] = compare_placement(loaded, name, replays,
+                                                            seed_runs(loaded, name, arrivals, seed, window), speeds,
+                                                            window, calibration)
     if failed:
         raise _replay_failed(name, failed, replays[-1])
 
@@ -215,8 +214,7 @@ def calibrated_prediction(loaded: LoadedScenario, name: str, calibration: Replay
     if solved is None:
         return None
     here, speed = solved
-    calibrated = at_speeds(here, speed.factors, speed.front_ends, speed.slopes)
-    return replace(speed, trace=simulate_one(calibrated, name, arrivals, seed, window))
+    return _predicted_at(here, name, arrivals, seed, window, speed)
 
 
 def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
@@ -228,7 +226,28 @@ def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.n
     if solved is None:
         return None
     here, speed = solved
-    return nudged(here, name, arrivals, seed, window, speed)
+    return _predicted_at(here, name, arrivals, seed, window, nudged(here, name, arrivals, seed, window, speed))
+
+
+def seed_runs(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
+              count: int = SEED_RUNS) -> list[SimTrace]:
+    """``arrivals`` simulated at ``count`` seeds, the scenario's first: a prediction is
+    their mean (:func:`expected_summary`; the module docstring says why)."""
+    return [simulate_one(loaded, name, arrivals, seed + k, window) for k in range(count)]
+
+
+def expected_summary(traces: list[SimTrace], loaded: LoadedScenario, name: str, window: Window) -> dict[str, Any]:
+    """The placement's summary as the mean over simulations at several seeds (``combine``)."""
+    prices = {h: t.price_per_hour for h, t in loaded.scenario.host_types.items()}
+    return combine([placement_summary(t, loaded.scenario, name, window, prices) for t in traces])
+
+
+def _predicted_at(here: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
+                  speed: ReplaySpeed) -> ReplaySpeed:
+    """``speed`` with the prediction at its speeds: ``arrivals`` on ``here`` rescaled by it,
+    at every seed (:func:`seed_runs`)."""
+    at = at_speeds(here, speed.factors, speed.front_ends, speed.slopes)
+    return replace(speed, seed_runs=seed_runs(at, name, arrivals, seed, window))
 
 
 def _solved_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
@@ -289,33 +308,36 @@ def _front_end_ms(table: RequestTable, loaded: LoadedScenario, window: Window) -
     return {m: ms for m, ms in medians.items() if ms is not None}
 
 
-def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], seed_runs: list[SimTrace],
+def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], at_seeds: list[SimTrace],
                       speeds: list[ReplaySpeed | None], window: Window,
                       calibration: ReplaySpeed | None = None) -> dict[str, Any]:
-    """Measured against simulated, as profiled (``simulated``, ``error``: the first of
-    ``seed_runs``, the simulations at the scenario's seed and the next ones), at the speed
+    """Measured against simulated, as profiled (``simulated``, ``error``: the mean of
+    ``at_seeds``, the simulations at the scenario's seed and the next ones), at the speed
     each replay computed at (``at_replay_speed``, :mod:`perseus.validate.speed`; null
     without the servers' statistics) and, with ``validate --calibrate``, at the speed the
     calibration replay computed at before them (``calibrated``, :func:`_calibrate`; null
-    without one). Over several replays the measured numbers are their means
-    (:func:`perseus.simulation.combine`), and so are the simulations at their speeds. The
-    host's mechanisms fit on the replays' traces and on the simulation's (as profiled):
-    the front end's work per arrival, the lone batches' spread, the speed's drift and the
-    wake law, the last with the interference of the placement's first host."""
+    without one), each of the last two the mean of its own ``seed_runs``. Over several
+    replays the measured numbers are their means (:func:`perseus.simulation.combine`), and
+    so are the simulations at their speeds. The batch sizes, the stages and the host's
+    mechanisms are read from the simulation at the scenario's seed: the mechanisms fit on
+    the replays' traces and on it (as profiled) are the front end's work per arrival, the
+    lone batches' spread, the speed's drift and the wake law, the last with the
+    interference of the placement's first host."""
     scenario = loaded.scenario
     prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
     measured_traces = [measured_trace(r, len(scenario.placements[name]), window) for r in replays]
     per_replay = [placement_summary(t, scenario, name, window, prices) for t in measured_traces]
     measured = combine(per_replay)
-    simulated = seed_runs[0]
-    at_seeds = [placement_summary(t, scenario, name, window, prices) for t in seed_runs]
-    predicted = at_seeds[0]
-    at_speed = [None if s is None else (s, placement_summary(s.trace, scenario, name, window, prices)) for s in speeds]
+    simulated = at_seeds[0]
+    seed_summaries = [placement_summary(t, scenario, name, window, prices) for t in at_seeds]
+    predicted = combine(seed_summaries)
+    at_speed = [None if s is None else (s, expected_summary(s.seed_runs, loaded, name, window)) for s in speeds]
     timed = [s for s in at_speed if s is not None]
-    nudges = [(summary, placement_summary(s.nudged, scenario, name, window, prices))
-              for s, summary in timed if s.nudged is not None]   # (at the replay's speed, 2% slower)
+    nudges = [(placement_summary(s.trace, scenario, name, window, prices),
+               placement_summary(s.nudged, scenario, name, window, prices))
+              for s, _ in timed if s.nudged is not None]   # (at the replay's speed, 2% slower; one seed)
     predicted_at_speed = combine([summary for _, summary in timed]) if timed else None
-    calibrated = calibration and (calibration, placement_summary(calibration.trace, scenario, name, window, prices))
+    calibrated = calibration and (calibration, expected_summary(calibration.seed_runs, loaded, name, window))
     views = [r.view for r in replays if r.view is not None]
     view = merged(views) if len(views) == len(replays) else None
     joins = {"measured": batch_of_one_ms([traced_batches(t.requests, window) for t in measured_traces]),
@@ -347,7 +369,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
             "batch_of_one_ms": {kind: joins[kind].get(model) for kind in joins},
             "stages": {"measured": mean_stages([stage_summary(t.requests, model, window) for t in measured_traces]),
                        "simulated": stage_summary(simulated.requests, model, window)},
-            "seed_spread": runs_apart([summary["models"][model]["latency_ms"] for summary in at_seeds]),
+            "seed_spread": runs_apart([summary["models"][model]["latency_ms"] for summary in seed_summaries]),
         }
         if len(replays) > 1:
             models[model]["replays"] = [_replay_errors(model, r, s, a, calibrated)

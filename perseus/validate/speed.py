@@ -209,13 +209,14 @@ def size_slope(points: list[tuple[int, int, float]]) -> float | None:
 class ReplaySpeed:
     """Per model, how many times as long as its profile a replay computed a batch of
     ``k``: ``factors * k ** slopes``; and spent outside compute (``front_ends``, where
-    traced); and the simulation at both."""
+    traced); and the simulation at both that solved them."""
 
     factors: dict[str, float]
     trace: SimTrace
     front_ends: dict[str, float] = field(default_factory=dict)
     nudged: SimTrace | None = None   # every model ``SPEED_NUDGE`` slower than ``factors``
     slopes: dict[str, float] = field(default_factory=dict)
+    seed_runs: list[SimTrace] = field(default_factory=list)   # the prediction at these speeds, one per seed
 
 
 def sensitivity(at_speed: dict[str, Any], nudged: dict[str, Any]) -> dict[str, float | None]:
