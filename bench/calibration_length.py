@@ -29,7 +29,7 @@ from perseus.replay import ReplayLog
 from perseus.simulation import window_of
 from perseus.validate.compare import model_error
 from perseus.validate.observe import ServerView
-from perseus.validate.run import Replayed, calibrated_prediction, expected_summary, measured_trace
+from perseus.validate.run import Replayed, calibrated_prediction, measured_trace
 from perseus.workload import scenario_arrivals
 
 LATENCY_TARGETS = {"p50": 0.03, "p95": 0.05, "p99": 0.08}
@@ -90,7 +90,8 @@ def calibrated_summary(loaded: LoadedScenario, name: str, rows: pd.DataFrame, ho
     speed = calibrated_prediction(loaded, name, replay, early, calibration, arrivals, loaded.scenario.seed, window)
     if speed is None:
         raise SystemExit(f"{name}: the kept requests hold no traced batches to solve a speed from")
-    return expected_summary(speed.seed_runs, loaded, name, window)
+    assert speed.predicted is not None
+    return speed.predicted
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import numpy as np
 from bench_validate import HOSTS, LATENCY, WORKLOADS, case_scenario, profile_of_this_machine
 from perseus.config.scenario import load_scenario
 from perseus.simulation import window_of
-from perseus.validate.run import expected_summary, seed_runs
+from perseus.validate.run import seed_summaries
 from perseus.workload import scenario_arrivals
 
 
@@ -45,8 +45,7 @@ def main() -> None:
             loaded = load_scenario(case_scenario(host, workload, args.duration, Path(folder), profile))
             window, seed = window_of(loaded, None), loaded.scenario.seed
             arrivals = scenario_arrivals(loaded, seed, window.end_s)
-            traces = seed_runs(loaded, host, arrivals, seed, window, args.seeds)
-            summaries = [expected_summary([t], loaded, host, window) for t in traces]
+            summaries = seed_summaries(loaded, host, arrivals, seed, window, args.seeds)
             for model in loaded.scenario.models:
                 figures = np.array([[s["models"][model]["latency_ms"][k] for k in LATENCY] for s in summaries])
                 deviations = {n: deviation(figures, n) for n in sizes}

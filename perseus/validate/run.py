@@ -16,15 +16,25 @@ by 8.9 / 15.4 / 19.1% at p50 / p95 / p99 on average (nine runs, ``bench/live_spr
 2026-11-29), more than the simulator's error against either; the mean of several replays
 is the steadier reference.
 
-Beside the replays' spread (``replay_spread``), each model gets the simulation's own:
-the same arrivals simulated at ``SEED_RUNS`` seeds (the scenario's and the next ones),
-apart by the same measure (``seed_spread``, :func:`perseus.validate.compare.runs_apart`).
-It is what the profile's randomness (batch spread, speed drift, front end) alone puts
-between two runs. Re-simulated on the arrivals of eight kept ``bench_validate.py`` runs
-(2026-12-06, 00:08 to 14:35; 45 model-case rows of two or three replays), five seeds landed
-2.9 / 5.8 / 7.1% apart at p50 / p95 / p99 on average, the live replays 11.1 / 29.6 /
-36.3%, wider at p99 on 41 rows: the embedded host varied far more between replays than
-its profile measured within one.
+Every prediction - as profiled, at a replay's speed, calibrated - is the mean over
+``SEED_RUNS`` simulations of the very same arrivals at the scenario's seed and the next
+ones (:func:`seed_summaries`): the profile's randomness (batch
+spread, speed drift, front end) parts them, and one of them is one draw of that noise,
+which adds to its error against a replay. On the six ``bench_validate.py`` cases (130 s,
+the shipped EPYC profile, ``python bench/seed_runs.py --seeds 100``, 2026-12-07), one
+simulation landed 2.5 / 5.0 / 6.4% from the mean of 100 at p50 / p95 / p99 on average
+(one-model spiky ResNet-18 12.4 / 13.5% at p95 / p99), the mean of 20 0.6 / 1.0 / 1.3%:
+with one, the simulation's own noise took most of the latency targets (3 / 5 / 8%). The
+batch sizes, stages and the host's mechanisms are read from the simulation at the
+scenario's seed, and the speed is solved on it (:mod:`perseus.validate.speed`).
+
+Beside the replays' spread (``replay_spread``), each model gets the simulations': how far
+the ``SEED_RUNS`` of them landed apart, by the same measure (``seed_spread``,
+:func:`perseus.validate.compare.runs_apart`). Re-simulated on the arrivals of eight kept
+``bench_validate.py`` runs (2026-12-06, 00:08 to 14:35; 45 model-case rows of two or
+three replays), five seeds landed 2.9 / 5.8 / 7.1% apart at p50 / p95 / p99 on average,
+the live replays 11.1 / 29.6 / 36.3%, wider at p99 on 41 rows: the embedded host varied
+far more between replays than its profile measured within one.
 """
 
 from __future__ import annotations
@@ -160,9 +170,9 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
         if failed:
             break
     speeds = [_at_replay_speed(loaded, name, arrivals, seed, window, r) for r in replays]
-    outcome.results["placements"][name] = compare_placement(loaded, name, replays,
-                                                            seed_runs(loaded, name, arrivals, seed, window), speeds,
-                                                            window, calibration)
+    outcome.results["placements"][name] = compare_placement(
+        loaded, name, replays, simulate_one(loaded, name, arrivals, seed, window),
+        seed_summaries(loaded, name, arrivals, seed, window), speeds, window, calibration)
     if failed:
         raise _replay_failed(name, failed, replays[-1])
 
@@ -229,25 +239,22 @@ def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.n
     return _predicted_at(here, name, arrivals, seed, window, nudged(here, name, arrivals, seed, window, speed))
 
 
-def seed_runs(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
-              count: int = SEED_RUNS) -> list[SimTrace]:
-    """``arrivals`` simulated at ``count`` seeds, the scenario's first: a prediction is
-    their mean (:func:`expected_summary`; the module docstring says why)."""
-    return [simulate_one(loaded, name, arrivals, seed + k, window) for k in range(count)]
-
-
-def expected_summary(traces: list[SimTrace], loaded: LoadedScenario, name: str, window: Window) -> dict[str, Any]:
-    """The placement's summary as the mean over simulations at several seeds (``combine``)."""
+def seed_summaries(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
+                   count: int = SEED_RUNS) -> list[dict[str, Any]]:
+    """The placement's summaries of ``arrivals`` simulated at ``count`` seeds, the
+    scenario's first: a prediction is their mean (``combine``; the module docstring says
+    why). Each simulation is summarised as it ends, so that only one is held at a time."""
     prices = {h: t.price_per_hour for h, t in loaded.scenario.host_types.items()}
-    return combine([placement_summary(t, loaded.scenario, name, window, prices) for t in traces])
+    return [placement_summary(simulate_one(loaded, name, arrivals, seed + k, window), loaded.scenario, name, window,
+                              prices) for k in range(count)]
 
 
 def _predicted_at(here: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
                   speed: ReplaySpeed) -> ReplaySpeed:
     """``speed`` with the prediction at its speeds: ``arrivals`` on ``here`` rescaled by it,
-    at every seed (:func:`seed_runs`)."""
+    the mean over the seeds (:func:`seed_summaries`)."""
     at = at_speeds(here, speed.factors, speed.front_ends, speed.slopes)
-    return replace(speed, seed_runs=seed_runs(at, name, arrivals, seed, window))
+    return replace(speed, predicted=combine(seed_summaries(at, name, arrivals, seed, window)))
 
 
 def _solved_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
@@ -308,15 +315,16 @@ def _front_end_ms(table: RequestTable, loaded: LoadedScenario, window: Window) -
     return {m: ms for m, ms in medians.items() if ms is not None}
 
 
-def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], at_seeds: list[SimTrace],
-                      speeds: list[ReplaySpeed | None], window: Window,
+def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], simulated: SimTrace,
+                      at_seeds: list[dict[str, Any]], speeds: list[ReplaySpeed | None], window: Window,
                       calibration: ReplaySpeed | None = None) -> dict[str, Any]:
     """Measured against simulated, as profiled (``simulated``, ``error``: the mean of
-    ``at_seeds``, the simulations at the scenario's seed and the next ones), at the speed
+    ``at_seeds``, the summaries of the simulations at the scenario's seed, ``simulated``,
+    and the next ones), at the speed
     each replay computed at (``at_replay_speed``, :mod:`perseus.validate.speed`; null
     without the servers' statistics) and, with ``validate --calibrate``, at the speed the
     calibration replay computed at before them (``calibrated``, :func:`_calibrate`; null
-    without one), each of the last two the mean of its own ``seed_runs``. Over several
+    without one), each of the last two the mean over the seeds at its speeds. Over several
     replays the measured numbers are their means (:func:`perseus.simulation.combine`), and
     so are the simulations at their speeds. The batch sizes, the stages and the host's
     mechanisms are read from the simulation at the scenario's seed: the mechanisms fit on
@@ -328,16 +336,14 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     measured_traces = [measured_trace(r, len(scenario.placements[name]), window) for r in replays]
     per_replay = [placement_summary(t, scenario, name, window, prices) for t in measured_traces]
     measured = combine(per_replay)
-    simulated = at_seeds[0]
-    seed_summaries = [placement_summary(t, scenario, name, window, prices) for t in at_seeds]
-    predicted = combine(seed_summaries)
-    at_speed = [None if s is None else (s, expected_summary(s.seed_runs, loaded, name, window)) for s in speeds]
+    predicted = combine(at_seeds)
+    at_speed = [None if s is None or s.predicted is None else (s, s.predicted) for s in speeds]
     timed = [s for s in at_speed if s is not None]
     nudges = [(placement_summary(s.trace, scenario, name, window, prices),
                placement_summary(s.nudged, scenario, name, window, prices))
               for s, _ in timed if s.nudged is not None]   # (at the replay's speed, 2% slower; one seed)
     predicted_at_speed = combine([summary for _, summary in timed]) if timed else None
-    calibrated = calibration and (calibration, expected_summary(calibration.seed_runs, loaded, name, window))
+    calibrated = calibration and calibration.predicted and (calibration, calibration.predicted)
     views = [r.view for r in replays if r.view is not None]
     view = merged(views) if len(views) == len(replays) else None
     joins = {"measured": batch_of_one_ms([traced_batches(t.requests, window) for t in measured_traces]),
@@ -369,7 +375,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
             "batch_of_one_ms": {kind: joins[kind].get(model) for kind in joins},
             "stages": {"measured": mean_stages([stage_summary(t.requests, model, window) for t in measured_traces]),
                        "simulated": stage_summary(simulated.requests, model, window)},
-            "seed_spread": runs_apart([summary["models"][model]["latency_ms"] for summary in seed_summaries]),
+            "seed_spread": runs_apart([summary["models"][model]["latency_ms"] for summary in at_seeds]),
         }
         if len(replays) > 1:
             models[model]["replays"] = [_replay_errors(model, r, s, a, calibrated)

@@ -216,7 +216,7 @@ class ReplaySpeed:
     front_ends: dict[str, float] = field(default_factory=dict)
     nudged: SimTrace | None = None   # every model ``SPEED_NUDGE`` slower than ``factors``
     slopes: dict[str, float] = field(default_factory=dict)
-    seed_runs: list[SimTrace] = field(default_factory=list)   # the prediction at these speeds, one per seed
+    predicted: dict[str, Any] | None = None   # the placement's summary at these speeds, the mean over seeds
 
 
 def sensitivity(at_speed: dict[str, Any], nudged: dict[str, Any]) -> dict[str, float | None]:
