@@ -146,6 +146,8 @@ def test_calibrate_simulates_the_replay_at_the_speeds_a_calibration_replay_measu
     assert SPEEDS[0] < calibrated["factor"] < SPEEDS[1] and -1 < calibrated["slope"] < 1
     assert 0.3 < calibrated["front_end_factor"] < 3
     assert calibrated["simulated"]["requests"] == measured["requests"]   # the replay's arrivals, not the calibration's
+    low, high = calibrated["simulated"]["latency_ms_ci95"]["p99"]      # the mean over the seeds at its speeds
+    assert low < calibrated["simulated"]["latency_ms"]["p99"] < high
     assert calibrated["error"] == {key: pytest.approx(model_error(measured, calibrated["simulated"])[key])
                                    for key in entry["error"]}
     assert "calibrated x" in result.stdout and "calibration" in result.stderr   # its own progress bar

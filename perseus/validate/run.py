@@ -18,9 +18,9 @@ is the steadier reference.
 
 Every prediction - as profiled, at a replay's speed, calibrated - is the mean over
 ``SEED_RUNS`` simulations of the very same arrivals at the scenario's seed and the next
-ones (:func:`seed_summaries`): the profile's randomness (batch
-spread, speed drift, front end) parts them, and one of them is one draw of that noise,
-which adds to its error against a replay. On the six ``bench_validate.py`` cases (130 s,
+ones (:func:`seed_summaries`): the profile's randomness (batch spread, speed drift,
+front end) parts them, and one of them is one draw of that noise, which adds to its
+error against a replay. On the six ``bench_validate.py`` cases (130 s,
 the shipped EPYC profile, ``python bench/seed_runs.py --seeds 100``, 2026-12-07), one
 simulation landed 2.5 / 5.0 / 6.4% from the mean of 100 at p50 / p95 / p99 on average
 (one-model spiky ResNet-18 12.4 / 13.5% at p95 / p99), the mean of 20 0.6 / 1.0 / 1.3%:
@@ -320,11 +320,11 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
                       calibration: ReplaySpeed | None = None) -> dict[str, Any]:
     """Measured against simulated, as profiled (``simulated``, ``error``: the mean of
     ``at_seeds``, the summaries of the simulations at the scenario's seed, ``simulated``,
-    and the next ones), at the speed
-    each replay computed at (``at_replay_speed``, :mod:`perseus.validate.speed`; null
-    without the servers' statistics) and, with ``validate --calibrate``, at the speed the
-    calibration replay computed at before them (``calibrated``, :func:`_calibrate`; null
-    without one), each of the last two the mean over the seeds at its speeds. Over several
+    and the next ones), at the speed each replay computed at (``at_replay_speed``,
+    :mod:`perseus.validate.speed`; null without the servers' statistics) and, with
+    ``validate --calibrate``, at the speed the calibration replay computed at before them
+    (``calibrated``, :func:`_calibrate`; null without one), each of the last two the mean
+    over the seeds at its speeds (``ReplaySpeed.predicted``). Over several
     replays the measured numbers are their means (:func:`perseus.simulation.combine`), and
     so are the simulations at their speeds. The batch sizes, the stages and the host's
     mechanisms are read from the simulation at the scenario's seed: the mechanisms fit on
