@@ -29,6 +29,15 @@ that state: at 0.5 utilisation VGG-11 (32 ms batches) sent
 the quietest part (:func:`quietest_part`) also give each model's ``open_loop_factor``
 (:mod:`perseus.profile.openloop`).
 
+Why one replay of every model and not one per model: a one-model replay's front end was
+longer than the profile's in some ``bench_validate.py`` runs (:mod:`perseus.validate.speed`),
+but replays of 45 s each on one embedded host (2026-12-07 20:37-20:46, each on a fresh
+server, the dynamic batcher as ``validate`` loads it) gave ResNet-18's idle-core requests
+a median receive / response of 0.84 / 0.48 and 0.84 / 0.49 ms in two four-model replays at
+0.5, 0.75 / 0.47 and 1.06 / 0.75 ms in two of ResNet-18 alone at 25 requests/s, 0.82 /
+0.49 ms alone at its four-model rate and 0.85 / 0.52 ms beside MobileNetV2: the machine
+moved the same replay's front end by more than the number of models did.
+
 Only hosts whose traces Perseus can read have this phase: embedded ones that it starts.
 """
 
