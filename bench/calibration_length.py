@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench_validate import LATENCY, TARGETS
 from perseus.config.scenario import LoadedScenario, load_scenario
 from perseus.metrics import Window, placement_summary
 from perseus.replay import ReplayLog
@@ -32,7 +33,7 @@ from perseus.validate.observe import ServerView
 from perseus.validate.run import Replayed, calibrated_prediction, measured_trace
 from perseus.workload import scenario_arrivals
 
-LATENCY_TARGETS = {"p50": 0.03, "p95": 0.05, "p99": 0.08}
+LATENCY_TARGETS = {key: TARGETS[key] for key in LATENCY}
 
 
 def main() -> None:
@@ -66,11 +67,11 @@ def case_errors(folder: Path, case: str, lengths: list[float]) -> Iterator[tuple
     arrivals = scenario_arrivals(loaded, seed, window.end_s)
     requests = pd.read_csv(folder / f"{case}.requests.csv")
     hosts = sorted(requests["host"].dropna().unique())
-    prices = {h: t.price_per_hour for h, t in loaded.scenario.host_types.items()}
     for calibrating, predicted in ((1, 2), (2, 1)):
         rows = requests[requests["replay"] == predicted]
         replay = Replayed(ReplayLog.from_requests(rows, arrivals, hosts), view=None)
-        measured = placement_summary(measured_trace(replay, len(hosts), window), loaded.scenario, name, window, prices)
+        measured = placement_summary(measured_trace(replay, len(hosts), window), loaded.scenario, name, window,
+                                     loaded.scenario.prices)
         for length in lengths:
             simulated = calibrated_summary(loaded, name, requests[requests["replay"] == calibrating], hosts,
                                            arrivals, Window(window.start_s, window.start_s + length), window)

@@ -58,14 +58,13 @@ def run(loaded: LoadedScenario, *, placement: str | None = None, seed: int | Non
     base_seed = scenario.seed if seed is None else seed
     window = window_of(loaded, duration_s)
     names = placements_to_run(loaded, placement)
-    prices = {name: ht.price_per_hour for name, ht in scenario.host_types.items()}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for r in range(replications):
         arrivals = scenario_arrivals(loaded, base_seed + r, window.end_s)
         for name in names:
             progress(f"{name} (seed {base_seed + r})")
             trace = simulate_one(loaded, name, arrivals, base_seed + r, window)
-            runs[name].append(placement_summary(trace, scenario, name, window, prices))
+            runs[name].append(placement_summary(trace, scenario, name, window, scenario.prices))
     placements = {name: combine(results) for name, results in runs.items()}
     best, saving = best_placement(placements)
     return {"scenario": scenario.name, "seed": base_seed, "duration_s": window.end_s,

@@ -174,6 +174,11 @@ class Scenario(_Strict):
     def router_for(self, model: str) -> RouterKind:
         return self.models[model].router or self.router
 
+    @property
+    def prices(self) -> dict[str, float]:
+        """Each host type's price per hour."""
+        return {name: host_type.price_per_hour for name, host_type in self.host_types.items()}
+
 
 class LoadedScenario(BaseModel):
     """A validated scenario with the file it came from and the profile of each host type."""

@@ -172,7 +172,7 @@ def _validate_placement(loaded: LoadedScenario, inventory: dict[str, Host] | Non
     speeds = [_at_replay_speed(loaded, name, arrivals, seed, window, r) for r in replays]
     outcome.results["placements"][name] = compare_placement(
         loaded, name, replays, simulate_one(loaded, name, arrivals, seed, window),
-        seed_summaries(loaded, name, arrivals, seed, window), speeds, window, calibration)
+        seed_summaries(loaded, name, arrivals, seed + 1, window, SEED_RUNS - 1), speeds, window, calibration)
     if failed:
         raise _replay_failed(name, failed, replays[-1])
 
@@ -241,12 +241,12 @@ def _at_replay_speed(loaded: LoadedScenario, name: str, arrivals: dict[str, np.n
 
 def seed_summaries(loaded: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
                    count: int = SEED_RUNS) -> list[dict[str, Any]]:
-    """The placement's summaries of ``arrivals`` simulated at ``count`` seeds, the
-    scenario's first: a prediction is their mean (``combine``; the module docstring says
-    why). Each simulation is summarised as it ends, so that only one is held at a time."""
-    prices = {h: t.price_per_hour for h, t in loaded.scenario.host_types.items()}
-    return [placement_summary(simulate_one(loaded, name, arrivals, seed + k, window), loaded.scenario, name, window,
-                              prices) for k in range(count)]
+    """The placement's summaries of ``arrivals`` simulated at ``count`` seeds from ``seed``
+    on: a prediction is their mean (``combine``; the module docstring says why). Each
+    simulation is summarised as it ends, so that only one is held at a time."""
+    scenario = loaded.scenario
+    return [placement_summary(simulate_one(loaded, name, arrivals, seed + k, window), scenario, name, window,
+                              scenario.prices) for k in range(count)]
 
 
 def _predicted_at(here: LoadedScenario, name: str, arrivals: dict[str, np.ndarray], seed: int, window: Window,
@@ -316,11 +316,11 @@ def _front_end_ms(table: RequestTable, loaded: LoadedScenario, window: Window) -
 
 
 def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed], simulated: SimTrace,
-                      at_seeds: list[dict[str, Any]], speeds: list[ReplaySpeed | None], window: Window,
+                      later_seeds: list[dict[str, Any]], speeds: list[ReplaySpeed | None], window: Window,
                       calibration: ReplaySpeed | None = None) -> dict[str, Any]:
-    """Measured against simulated, as profiled (``simulated``, ``error``: the mean of
-    ``at_seeds``, the summaries of the simulations at the scenario's seed, ``simulated``,
-    and the next ones), at the speed each replay computed at (``at_replay_speed``,
+    """Measured against simulated, as profiled (``simulated``, ``error``: the mean of the
+    simulation at the scenario's seed, ``simulated``, and the summaries of those at the
+    next ones, ``later_seeds``), at the speed each replay computed at (``at_replay_speed``,
     :mod:`perseus.validate.speed`; null without the servers' statistics) and, with
     ``validate --calibrate``, at the speed the calibration replay computed at before them
     (``calibrated``, :func:`_calibrate`; null without one), each of the last two the mean
@@ -332,10 +332,11 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     lone batches' spread, the speed's drift and the wake law, the last with the
     interference of the placement's first host."""
     scenario = loaded.scenario
-    prices = {h: t.price_per_hour for h, t in scenario.host_types.items()}
+    prices = scenario.prices
     measured_traces = [measured_trace(r, len(scenario.placements[name]), window) for r in replays]
     per_replay = [placement_summary(t, scenario, name, window, prices) for t in measured_traces]
     measured = combine(per_replay)
+    at_seeds = [placement_summary(simulated, scenario, name, window, prices), *later_seeds]
     predicted = combine(at_seeds)
     at_speed = [None if s is None or s.predicted is None else (s, s.predicted) for s in speeds]
     timed = [s for s in at_speed if s is not None]
