@@ -15,7 +15,7 @@ simulated p99 rises for a host 1% slower than that: where it is large, the sprea
 replays' speeds alone moves the p99 by that many times as much.
 
     python bench/bench_validate.py [--duration 130] [--cases one-poisson,shared-gamma,...] [--repeat N] [--keep DIR]
-                                   [--profile PROFILE.yaml] [--calibrate S]
+                                   [--profile PROFILE.yaml] [--calibrate S] [--seed 5]
     python bench/bench_validate.py --summarise DIR
 
 ``--repeat N`` replays each case N times (``validate --repeat``): the rows compare the
@@ -37,6 +37,10 @@ those errors; beside it the simulations of the same arrivals at other seeds
 the latency figures missed at replay speed, at how many the replays themselves landed
 further apart than the target: there the host, not only the model, keeps the figure
 from being checked against its target.
+
+``--seed N`` (default 5) is every case's scenario seed: its arrivals, and with
+``--calibrate`` the calibration's (seed plus ``CALIBRATION_SEED``). Runs that keep the
+default see one draw of each case; vary it to tell a pattern from one draw's.
 
 ``--keep DIR`` leaves in DIR the profile as it was, each case's scenario, results (JSON)
 and requests (CSV, with Triton's trace times), to study the error afterwards without
@@ -88,10 +92,10 @@ def profile_of_this_machine() -> Path:
                  if load_profile(path).hardware.name == here), DEFAULT_PROFILE)
 
 
-def case_scenario(host: str, workload: str, duration: float, folder: Path, profile: Path) -> Path:
+def case_scenario(host: str, workload: str, duration: float, folder: Path, profile: Path, seed: int = 5) -> Path:
     models = HOSTS[host]
     data = {
-        "name": f"{host}-{workload}", "duration_s": duration, "warmup_s": 10, "seed": 5,
+        "name": f"{host}-{workload}", "duration_s": duration, "warmup_s": 10, "seed": seed,
         "host_types": {"cpu-small": {"profile": str(profile.resolve()), "price_per_hour": 0.05}},
         "models": {m: {"sla": {"latency_ms": SLA_MS[m], "percentile": 99}, "workload": WORKLOADS[workload](rps)}
                    for m, rps in models.items()},
@@ -112,6 +116,7 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="the embedded host's profile (default: this machine's)")
     parser.add_argument("--calibrate", type=float, metavar="S",
                         help="seconds of a calibration replay before each case's replays (validate --calibrate)")
+    parser.add_argument("--seed", type=int, default=5, help="every case's scenario seed (its arrivals)")
     parser.add_argument("--summarise", type=Path, metavar="DIR",
                         help="print the rows and the summary of the results kept in DIR by --keep; replay nothing")
     args = parser.parse_args()
@@ -146,7 +151,7 @@ def replay_cases(args: argparse.Namespace, tally: Tally) -> list[str]:
     kept with ``--keep`` all the same."""
     failed: list[str] = []
     profile = args.profile or profile_of_this_machine()
-    print(f"profile: {profile}")
+    print(f"profile: {profile}; seed {args.seed}")
     print_header()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
@@ -155,7 +160,7 @@ def replay_cases(args: argparse.Namespace, tally: Tally) -> list[str]:
             shutil.copy(profile, folder / "profile.yaml")
         for case in args.cases.split(","):
             host, workload = case.split("-")
-            loaded = load_scenario(case_scenario(host, workload, args.duration, folder, profile))
+            loaded = load_scenario(case_scenario(host, workload, args.duration, folder, profile, args.seed))
             outcome = run(loaded, None, placement=host, seed=None, duration_s=None,
                           progress=lambda *a: None, warn=print, repeat=args.repeat, calibrate_s=args.calibrate)
             if args.keep:
