@@ -97,6 +97,28 @@ def test_a_wake_law_preempts_for_its_slice_or_shares_from_the_start():
     assert lat["a"][0] == pytest.approx(0.025) and lat["b"][0] == pytest.approx(0.030)
 
 
+def test_under_a_wake_law_a_backlog_batch_beside_another_model_claims_its_slice():
+    """Under a ``wake_law`` a batch that its instance starts as its previous one ends draws
+    the law too where another model's batch runs (the law is fit on every join), but not
+    beside its own model's other instances."""
+    law = WakeLaw(preempt=1.0, slice_ms=4.0, sharing_factor=1.0)
+    prof = profile({"a": {1: 10.0}, "b": {1: 30.0}}, interference=ONE_CORE)
+    prof.wake_law = law
+    configs = {"a": ModelConfig(), "b": ModelConfig()}
+    # b runs from 0; a's first batch wakes at 5 ms: 4 ms alone, its last 6 ms at half speed
+    # (ends at 21 ms); its second, queued since 6 ms, starts at 21 ms as a backlog: 4 ms
+    # alone, 6 ms at half speed (ends at 37 ms); b's last 13 ms alone end at 50 ms
+    lat = latencies(one_host(prof, configs, {"a": np.array([0.005, 0.006]), "b": np.array([0.0])}))
+    assert lat["a"] == pytest.approx([0.016, 0.031]) and lat["b"][0] == pytest.approx(0.050)
+    # one model on two instances: the second batch wakes at 1 ms beside the first (4 ms
+    # alone, ends at 17 ms); the third, queued since 2 ms, starts there as a backlog beside
+    # the first's last 3 ms: shared from the start (the first ends at 23 ms), then alone
+    alone = profile({"a": {1: 10.0}}, interference={"a": {"a": 2.0}})
+    alone.wake_law = law
+    lat = latencies(one_host(alone, {"a": ModelConfig(instances=2)}, {"a": np.array([0.0, 0.001, 0.002])}))
+    assert lat["a"] == pytest.approx([0.023, 0.016, 0.028])
+
+
 @settings(max_examples=40, deadline=None)
 @given(slice_ms=st.floats(0.0, 5.0), gaps_a=st.lists(st.floats(0.0, 0.03), min_size=1, max_size=40),
        gaps_b=st.lists(st.floats(0.0, 0.03), min_size=1, max_size=40))
