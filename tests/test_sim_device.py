@@ -113,9 +113,9 @@ def test_under_a_wake_law_a_backlog_batch_beside_another_model_claims_its_slice(
     # one model on two instances: the second batch wakes at 1 ms beside the first (4 ms
     # alone, ends at 17 ms); the third, queued since 2 ms, starts there as a backlog beside
     # the first's last 3 ms: shared from the start (the first ends at 23 ms), then alone
-    alone = profile({"a": {1: 10.0}}, interference={"a": {"a": 2.0}})
-    alone.wake_law = law
-    lat = latencies(one_host(alone, {"a": ModelConfig(instances=2)}, {"a": np.array([0.0, 0.001, 0.002])}))
+    one_model = profile({"a": {1: 10.0}}, interference={"a": {"a": 2.0}})
+    one_model.wake_law = law
+    lat = latencies(one_host(one_model, {"a": ModelConfig(instances=2)}, {"a": np.array([0.0, 0.001, 0.002])}))
     assert lat["a"] == pytest.approx([0.023, 0.016, 0.028])
 
 

@@ -46,11 +46,13 @@ batches 5% short (3.20 against 3.38 ms at the mean), which is most of that row's
 error (-4.4%); so in the ``--seed 17`` run of 23:48 (its batches of one that started
 beside a running ResNet-18 batch 6.97 against 6.40 ms at the median, lone ones 3.54
 against 3.67 ms at the mean; p50 -3.1%). The shared device's joins
-(:mod:`perseus.sim.device`), not the speed, are what to mend there. Assumptions: the
-host computed cold starts and switches as its batch 1, and each size at one speed over
-the whole replay; a model served by several hosts gets the law of all of them together.
-A profile's batch spread and speed drift are drawn anew in each simulation as the speed
-reorders its events, so the solve is as noisy as one simulation's batch times: 60 s of
+(:mod:`perseus.sim.device`), not the speed, are what to mend there: since then a backlog
+batch draws the wake law too, which took that row's p50 to -3.7% and -2.5% (both
+comparisons above were made before it). Assumptions: the host computed cold starts and
+switches as its batch 1, and each size at one speed over the whole replay; a model
+served by several hosts gets the law of all of them together. A profile's batch spread
+and speed drift are drawn anew in each simulation as the speed reorders its events, so
+the solve is as noisy as one simulation's batch times: 60 s of
 ``scenarios/co-serving.yaml``'s shared host computing 1.25 times as long were read back
 as 1.272 and 1.266 for its two models with one factor (1.253 and 1.247 without those two
 draws).
