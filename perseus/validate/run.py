@@ -338,13 +338,11 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     measured = combine(per_replay)
     at_seeds = [placement_summary(simulated, scenario, name, window, prices), *later_seeds]
     predicted = combine(at_seeds)
-    at_speed = [None if s is None or s.predicted is None else (s, s.predicted) for s in speeds]
-    timed = [s for s in at_speed if s is not None]
+    timed = [s for s in speeds if s is not None and s.predicted is not None]
     nudges = [(placement_summary(s.trace, scenario, name, window, prices),
                placement_summary(s.nudged, scenario, name, window, prices))
-              for s, _ in timed if s.nudged is not None]   # (at the replay's speed, 2% slower; one seed)
-    predicted_at_speed = combine([summary for _, summary in timed]) if timed else None
-    calibrated = calibration and calibration.predicted and (calibration, calibration.predicted)
+              for s in timed if s.nudged is not None]   # (at the replay's speed, 2% slower; one seed)
+    predicted_at_speed = combine([s.predicted for s in timed]) if timed else None
     views = [r.view for r in replays if r.view is not None]
     view = merged(views) if len(views) == len(replays) else None
     joins = {"measured": batch_of_one_ms([traced_batches(t.requests, window) for t in measured_traces]),
@@ -355,9 +353,9 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
     models = {}
     for model in scenario.models:
         m, s = measured["models"][model], predicted["models"][model]
-        factors = [speed.factors[model] for speed, _ in timed if model in speed.factors]
-        slopes = [speed.slopes.get(model, 0.0) for speed, _ in timed if model in speed.factors]
-        front_ends = [speed.front_ends[model] for speed, _ in timed if model in speed.front_ends]
+        factors = [speed.factors[model] for speed in timed if model in speed.factors]
+        slopes = [speed.slopes.get(model, 0.0) for speed in timed if model in speed.factors]
+        front_ends = [speed.front_ends[model] for speed in timed if model in speed.front_ends]
         s_speed = predicted_at_speed["models"][model] if predicted_at_speed and factors else None
         models[model] = {
             "measured": m, "simulated": s, "error": model_error(m, s),
@@ -367,7 +365,7 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
                 "simulated": s_speed, "error": model_error(m, s_speed),
                 "sensitivity": _mean_sensitivity([sensitivity(at["models"][model], slow["models"][model])
                                                   for at, slow in nudges])},
-            "calibrated": _at_speed_errors(model, m, calibrated),
+            "calibrated": _at_speed_errors(model, m, calibration),
             "batch_sizes": {"measured": view.batch_histogram(model, len(replays)) if view else None,
                             "simulated": simulated_histogram(simulated, model)},
             "batch_ms": {"measured": view.batch_ms(model) if view else None,
@@ -379,8 +377,8 @@ def compare_placement(loaded: LoadedScenario, name: str, replays: list[Replayed]
             "seed_spread": runs_apart([summary["models"][model]["latency_ms"] for summary in at_seeds]),
         }
         if len(replays) > 1:
-            models[model]["replays"] = [_replay_errors(model, r, s, a, calibrated)
-                                        for r, a in zip(per_replay, at_speed)]
+            models[model]["replays"] = [_replay_errors(model, r, s, a, calibration)
+                                        for r, a in zip(per_replay, speeds)]
             models[model]["replay_spread"] = runs_apart([r["models"][model]["latency_ms"] for r in per_replay])
     frames = {"measured": traced_requests([t.requests for t in measured_traces]),
               "simulated": traced_requests([simulated.requests])}
@@ -419,8 +417,7 @@ def measured_trace(replayed: Replayed, hosts: int, window: Window) -> SimTrace:
 
 
 def _replay_errors(model: str, replayed: dict[str, Any], simulated: dict[str, Any],
-                   at_speed: tuple[ReplaySpeed, dict[str, Any]] | None,
-                   calibrated: tuple[ReplaySpeed, dict[str, Any]] | None) -> dict[str, Any]:
+                   at_speed: ReplaySpeed | None, calibrated: ReplaySpeed | None) -> dict[str, Any]:
     """One replay of several: ``model``'s latency and errors, as profiled, at the replay's
     speed and as calibrated."""
     measured = replayed["models"][model]
@@ -429,13 +426,13 @@ def _replay_errors(model: str, replayed: dict[str, Any], simulated: dict[str, An
             "calibrated": _at_speed_errors(model, measured, calibrated, simulated=False)}
 
 
-def _at_speed_errors(model: str, measured: dict[str, Any], at_speed: tuple[ReplaySpeed, dict[str, Any]] | None,
+def _at_speed_errors(model: str, measured: dict[str, Any], speed: ReplaySpeed | None,
                      simulated: bool = True) -> dict[str, Any] | None:
-    """``model``'s speeds in one simulation at measured speeds and its summary of it
-    (``simulated``, where asked) against ``measured``; None where it has no speed."""
-    if at_speed is None or model not in at_speed[0].factors:
+    """``model``'s measured speeds and the prediction at them (``ReplaySpeed.predicted``;
+    ``simulated``, where asked) against ``measured``; None where it has no speed."""
+    if speed is None or speed.predicted is None or model not in speed.factors:
         return None
-    speed, summary = at_speed
+    summary = speed.predicted
     return {"factor": speed.factors[model], "slope": speed.slopes.get(model, 0.0),
             "front_end_factor": speed.front_ends.get(model),
             **({"simulated": summary["models"][model]} if simulated else {}),
