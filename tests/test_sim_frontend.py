@@ -133,3 +133,20 @@ def test_receives_keep_runs_reproducible_and_requests_conserved():
     assert req.ok.all() and np.all(req.received_s >= req.arrival_s) and np.all(req.start_s >= req.received_s)
     assert np.array_equal(runs[0].finish_s, runs[1].finish_s)
     assert np.array_equal(runs[0].received_s, runs[1].received_s)
+
+
+def test_a_model_receives_its_requests_in_the_order_they_were_sent():
+    """Sent at 0 on a core asleep, the first request of ``m`` is received 3 ms later; the
+    second, sent 0.5 ms after it on an idle core (1 ms), is not received before it (at 3
+    ms, not 1.5) and runs after it. A request of ``n`` sent then is not held behind ``m``'s."""
+    prof = profile({"m": {1: 10.0}, "n": {1: 10.0}})
+    for name in ("m", "n"):
+        prof.models[name].receive_by_core_ms = {"idle": _fixed(1.0), "asleep": _fixed(3.0)}
+        prof.models[name].respond_by_core_ms = {"idle": _fixed(0.1), "asleep": _fixed(0.1)}
+    trace = one_host(prof, {"m": ModelConfig(), "n": ModelConfig()},
+                     {"m": np.array([0.0, 0.0005]), "n": np.array([0.0005])})
+    req = trace.requests
+    m, n = req.model == req.models.index("m"), req.model == req.models.index("n")
+    assert np.allclose(req.received_s[m] * 1e3, [3.0, 3.0])
+    assert req.start_s[m][1] >= req.end_s[m][0]
+    assert np.allclose(req.received_s[n] * 1e3, [1.5])

@@ -55,7 +55,7 @@ def model_stream(seed: int, name: str, purpose: int) -> np.random.Generator:
 class ModelQueue(DynamicBatcher):
     """A model's batcher on one host, with what the engine needs around it."""
 
-    __slots__ = ("index", "model", "local", "host", "service", "idle", "freed_at", "rested_since")
+    __slots__ = ("index", "model", "local", "host", "service", "idle", "freed_at", "rested_since", "received_up_to")
 
     def __init__(self, index: int, model: int, local: int, host: "Host", policy: BatchPolicy, instances: int,
                  service: ServiceTime, times: np.ndarray, ids: np.ndarray, eager: bool) -> None:
@@ -68,6 +68,7 @@ class ModelQueue(DynamicBatcher):
         self.idle = list(range(instances - 1, -1, -1))   # instance 0 is taken first
         self.freed_at = [-INF] * instances               # when each instance's last batch ended
         self.rested_since = -INF                         # when its last running batch ended (cold start)
+        self.received_up_to = -INF                       # its latest receive so far (receives keep send order)
 
     def rests(self, now: float) -> None:
         """Its last running batch ended (its rest, for the cold-start overhead, begins)."""
@@ -247,13 +248,15 @@ class Engine:
 
     def _receive(self, q: ModelQueue, m: int, i: int, now: float) -> None:
         """Request ``i`` of model ``m``, sent at ``now``, joins ``q`` once its host has
-        received it (:mod:`perseus.sim.frontend`)."""
+        received it, not before the requests of ``q`` sent ahead of it
+        (:mod:`perseus.sim.frontend`)."""
         host = q.host
         device = host.device
         state = core_state_now(now, (b.start for b in device.running), max(device.last_end, host.last_arrival),
                                self.wake_slice_s[host.index])
         host.last_arrival = now
-        received = now + q.service.receive(state)
+        received = max(now + q.service.receive(state), q.received_up_to)   # in send order
+        q.received_up_to = received
         self.received[m][i] = received
         self._at(host.env, received, self._on_received, (q, m, i, received))
 
