@@ -79,6 +79,17 @@ went from 1.7 / 2.8 / 5.1% to 1.4 / 2.1 / 4.3%, the rows within the three latenc
 from 16 to 19, better at each figure in both runs. A backlog batch beside its own model's
 other instances claims none: the instance scaling, measured back to back, holds that.
 
+Not modelled: the partner's age. Live, a join took the core alone (under 1.2 times its
+lone batch of one) more often the longer the batch it joined had run: in the shared
+cases of ``bench_validate.py --seed 29 --keep`` (2026-12-08 01:53-02:34, calibration and
+both replays), 20-38% of MobileNetV2's joins of a ResNet-18 batch under 3 ms old against
+38-66% of those over 6 ms old. A preempt share ramping with that age (fit per replay by
+least squares on the joins nearer the law's preempting time) left the errors at replay
+speed where they were: on those cases' 12 model-replay rows 1.6 / 2.1 / 3.0% at p50 /
+p95 / p99 with one share, 1.5 / 2.1 / 3.2% with the ramp, 9 rows within the three
+latency targets either way (both before the receives kept their order,
+:mod:`perseus.sim.frontend`).
+
 A profile with ``arrival_work_ms`` also pauses the device for the front end's work on
 each request the host receives (:mod:`perseus.sim.ingress`): work then counts in
 progress time, wall time less the pauses.

@@ -90,6 +90,15 @@ even: 1.6 / 1.7 / 3.2% (mean signed p50 -1.3%, 24 rows) with the means, 0.9 / 1.
 ResNet-18's at 11:27 +5.4% against +15.3%), where the front end ran 28-42% longer than
 profiled and its tail, rescaled with its body, ran long. Assumption: the front end's
 shape is the profile's; a rescale of its body apart from its tail would drop it.
+Nor did the replay's own shape do better: the spreads by core state fit on the replay's
+traces as the profiler fits its own (:func:`perseus.profile.frontend.front_end_by_core`)
+in place of the profile's, re-simulated on two kept runs of 2026-12-08 (01:53, ``--seed
+29``, six cases; 02:43, ``--seed 31``, the shared cases; each replay against itself), took
+the mean absolute p50 / p95 / p99 error from 1.1 / 1.2 / 2.0% to 1.5 / 1.7 / 2.1% (17 of
+18 rows within the three latency targets either way) and from 1.4 / 2.6 / 4.8% to 1.6 /
+3.1 / 5.7% (8 of 12 either way), although in the second run's shared Poisson case the
+simulated answers took 1.40-1.51 ms at p90 against 0.59-0.63 ms live (the profile's
+four-model replay answered more slowly), where ResNet-18's p50 ran +1.6 to +2.5% long.
 
 Assumption: the front end changes little which batch a request joins (only its receive
 delays its queueing, :mod:`perseus.sim.frontend`), so one simulation gives the measured
