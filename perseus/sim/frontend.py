@@ -57,30 +57,31 @@ Assumptions: the receive and the response are drawn apart; the batcher's
 counts outstanding requests counts a request once received.
 
 In send order. A host receives a model's requests in the order they were sent: a request
-is not received before the one of its model sent ahead of it (``ModelQueue.received_up_to``
-in :mod:`perseus.sim.engine`). Drawn one by one, a long receive let the requests sent
-after it overtake it; live, a stall holds every request then in flight. In the first
-shared Gamma replay of ``bench_validate.py --seed 29 --keep`` (2026-12-08 01:53-02:34, on
-the host's own profile of 01:52), 5.6% of the requests were received before one sent
-ahead of them, by 0.10 ms at the median and 0.49 ms at p99 (5.6% of MobileNetV2's and
-5.2% of ResNet-18's before one of their own model); the simulation at replay speed, each
-receive drawn alone, reordered 13.1%, by 0.26 and 5.2 ms (13.2% and 11.9%), and received
-its slowest 0.1% within 6.8 ms of the send against 19.0 ms live. Re-simulated at replay
-speed on that run's six cases (18 model-replay rows, each replay against itself, the
-mean of 20 seeds), the mean absolute p50 / p95 / p99 error went from 1.4 / 1.8 / 2.5% to 1.1 / 1.2 / 2.0%,
-the rows within the three latency targets from 15 to 17; shared Gamma MobileNetV2's p95
-/ p99 from -4.6 / -9.5% and -5.8 / -7.1% to -0.2 / -3.8% and -1.1 / -1.7%. The order is
-kept per model, not over the host: held behind every earlier receive of the host, the
-same rows came to 1.2 / 1.7 / 2.6% (16 of 18), shared spiky MobileNetV2's p95 / p99 +6.1
-/ +10.1% in one replay. Assumption: each receive is still drawn from the profile's
-spread, which was measured on receives that kept their order, so the simulated receives
-run a little longer than measured: at replay speed the front end's factor
-(:mod:`perseus.validate.speed`) takes that back (it came out 0.4-4.7% lower on those
-rows); as profiled it stays (each replay against the simulation as profiled, the same
-18 rows: 4.4 / 4.8 / 6.1% before, 4.0 / 5.1 / 5.9% after, 4 of 18 within the targets
-either way). Live with it, the shared cases of ``bench_validate.py --seed 31`` (02:43-03:07,
-the same profile) came to 1.2 / 1.7 / 3.8% at replay speed (4 of 6 rows within the three
-latency targets), shared Gamma MobileNetV2 +0.0 / +0.3 / -3.7%.
+is not received before the one of its model sent ahead of it
+(``ModelQueue.received_up_to`` in :mod:`perseus.sim.engine`). Drawn one by one, a long
+receive let the requests sent after it overtake it; live, few requests overtook one sent
+before them. In the first shared Gamma replay of ``bench_validate.py --seed 29 --keep``
+(2026-12-08 01:53-02:34, on the host's own profile of 01:52), 5.6% of the requests were
+received before one sent ahead of them, by 0.10 ms at the median and 0.49 ms at p99 (5.6%
+of MobileNetV2's and 5.2% of ResNet-18's before one of their own model); the simulation at
+replay speed, each receive drawn alone, reordered 13.1%, by 0.26 and 5.2 ms (13.2% and
+11.9%), and received its slowest 0.1% within 6.8 ms of the send against 19.0 ms live.
+Re-simulated at replay speed on that run's six cases (18 model-replay rows, each replay
+against itself, the mean of 20 seeds), the mean absolute p50 / p95 / p99 error went from
+1.4 / 1.8 / 2.5% to 1.1 / 1.2 / 2.0%, the rows within the three latency targets from 15 to
+17; shared Gamma MobileNetV2's p95 / p99 from -4.6 / -9.5% and -5.8 / -7.1% to -0.2 /
+-3.8% and -1.1 / -1.7%. The order is kept per model, not over the host: held behind every
+earlier receive of the host, the same rows came to 1.2 / 1.7 / 2.6% (16 of 18), shared
+spiky MobileNetV2's p95 / p99 +6.1 / +10.1% in one replay. Assumption: each receive is
+still drawn from the profile's spread, which was measured on receives that kept their
+order, so the simulated receives run a little longer than measured: at replay speed the
+front end's factor (:mod:`perseus.validate.speed`) takes that back (it came out 0.4-4.7%
+lower on those rows); as profiled it stays (each replay against the simulation as
+profiled, the same 18 rows: 4.4 / 4.8 / 6.1% before, 4.0 / 5.1 / 5.9% after, 4 of 18
+within the targets either way). Live with it, the shared cases of
+``bench_validate.py --seed 31`` (02:43-03:07, the same profile) came to 1.2 / 1.7 / 3.8%
+at replay speed (4 of 6 rows within the three latency targets), shared Gamma MobileNetV2
++0.0 / +0.3 / -3.7%.
 """
 
 from __future__ import annotations
