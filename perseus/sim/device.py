@@ -258,7 +258,7 @@ class SharedDevice:
         (the module docstring says why)."""
         if woken:
             return bool(self.running)
-        return self.table.preempt is not None and any(b.model != batch.model for b in self.running)
+        return self.table.preempt is not None and len(self.running) > self.counts[batch.model]   # another model's runs
 
     def finished(self, now: float) -> list[RunningBatch]:
         """Remove and return the batches that end at ``now``."""
